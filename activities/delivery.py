@@ -1,0 +1,239 @@
+"""One delivery attempt: read the webhook and the ledger, sign, POST, classify, record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.metadata import version
+from typing import Any, NoReturn
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.netguard import UnsafeAddressError
+from core.outcome import Verdict, classify
+from core.schedule import parse_retry_after, retry_delay
+from core.signing import signature_headers
+from models.payload import delivery_body
+from models.runs import DeliveryInput, DeliveryOutcome
+from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
+from store.queries import Store
+
+USER_AGENT = f"chatbot-webhooks/{version('chatbot-webhooks')}"
+EXCERPT_BYTES = 1024
+"""How much of a receiver's answer the ledger keeps; the rest is not even read."""
+
+GAVE_UP = "DeliveryGaveUp"
+RETRYING = "DeliveryFailed"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one POST came to, before it is judged."""
+
+    status_code: int | None
+    error: str | None
+    excerpt: str | None
+    latency_ms: float
+    retry_after: str | None = None
+    location: str | None = None
+    unsafe: bool = False
+
+
+class DeliveryActivities:
+    def __init__(
+        self,
+        store: Store,
+        http: httpx.AsyncClient,
+        *,
+        schedule: tuple[timedelta, ...],
+        request_timeout: timedelta,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.schedule = schedule
+        self.request_timeout = request_timeout
+
+    @activity.defn(name="deliver")
+    async def deliver(self, input: DeliveryInput) -> DeliveryOutcome:
+        ctx = await self.store.delivery_context(
+            input.workspace_id, input.event_id, input.webhook_id
+        )
+        ledger, hook = ctx.delivery, ctx.webhook
+        if ledger.status == DeliveryStatus.DELIVERED:
+            return outcome(ledger, DeliveryStatus.DELIVERED, "delivered earlier; not sent again")
+        if hook is None or not hook.enabled:
+            detail = (
+                "webhook deleted"
+                if hook is None
+                else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
+            )
+            await self.store.update_delivery(
+                ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail
+            )
+            return outcome(ledger, DeliveryStatus.SKIPPED, detail)
+
+        body = json.dumps(
+            delivery_body(ctx.event, hook.id, hook.name), separators=(",", ":")
+        ).encode()
+        attempt = await self._post(hook, ledger.id, body)
+        return await self._judge(ledger, hook, attempt)
+
+    async def _post(self, hook: Webhook, delivery_id: str, body: bytes) -> Attempt:
+        headers = {
+            **signature_headers(signing_secrets(hook), delivery_id, int(time.time()), body),
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "accept-encoding": "identity",
+        }
+        started = time.perf_counter()
+        try:
+            async with (
+                asyncio.timeout(self.request_timeout.total_seconds()),
+                self.http.stream("POST", hook.url, content=body, headers=headers) as response,
+            ):
+                excerpt = await read_excerpt(response)
+        except TimeoutError:
+            return Attempt(
+                None,
+                f"no answer within {self.request_timeout.total_seconds():g} s",
+                None,
+                elapsed_ms(started),
+            )
+        except httpx.HTTPError as err:
+            unsafe = isinstance(err.__cause__, UnsafeAddressError)
+            return Attempt(None, describe_http_error(err), None, elapsed_ms(started), unsafe=unsafe)
+        return Attempt(
+            status_code=response.status_code,
+            error=None,
+            excerpt=excerpt,
+            latency_ms=elapsed_ms(started),
+            retry_after=response.headers.get("retry-after"),
+            location=response.headers.get("location"),
+        )
+
+    async def _judge(self, ledger: Delivery, hook: Webhook, attempt: Attempt) -> DeliveryOutcome:
+        now = utcnow()
+        attempts = ledger.attempts + 1
+        record: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status_code": attempt.status_code,
+            "response_excerpt": attempt.excerpt,
+            "latency_ms": attempt.latency_ms,
+            "last_attempt_at": now,
+            "next_attempt_at": None,
+        }
+        if attempt.status_code is not None:
+            judged = classify(attempt.status_code, attempt.location)
+            verdict, detail = judged.verdict, judged.detail
+        else:
+            verdict, detail = Verdict.RETRY, attempt.error or "no answer"
+        done = ledger.model_copy(
+            update={"attempts": attempts, "last_status_code": attempt.status_code}
+        )
+
+        if verdict is Verdict.DELIVERED:
+            await self.store.update_delivery(
+                ledger.id,
+                **record,
+                status=DeliveryStatus.DELIVERED,
+                last_error=None,
+                delivered_at=now,
+            )
+            return outcome(done, DeliveryStatus.DELIVERED, detail)
+
+        if verdict is Verdict.GONE:
+            await self.store.set_enabled(
+                hook.id, False, reason=f"{detail} ({now:%Y-%m-%d %H:%M:%S} UTC)"
+            )
+            await self._give_up(done, record, detail)
+        if attempt.unsafe:
+            await self._give_up(done, record, detail)
+        delay = self._next_delay(attempt)
+        if delay is None:
+            await self._give_up(done, record, f"{detail}; gave up after {attempts} attempts")
+        await self.store.update_delivery(
+            ledger.id,
+            **record,
+            status=DeliveryStatus.PENDING,
+            last_error=detail,
+            next_attempt_at=now + delay,
+        )
+        raise ApplicationError(
+            f"{detail}; next attempt in {format_delay(delay)}",
+            type=RETRYING,
+            next_retry_delay=delay,
+        )
+
+    def _next_delay(self, attempt: Attempt) -> timedelta | None:
+        scheduled = retry_delay(self.schedule, activity.info().attempt)
+        if scheduled is None:
+            return None
+        if attempt.status_code is not None and classify(attempt.status_code).honours_retry_after:
+            return parse_retry_after(attempt.retry_after) or scheduled
+        return scheduled
+
+    async def _give_up(self, ledger: Delivery, record: dict[str, Any], detail: str) -> NoReturn:
+        """Record the failure, and end the activity with it: no more retries."""
+        await self.store.update_delivery(
+            ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail
+        )
+        final = outcome(ledger, DeliveryStatus.FAILED, detail)
+        raise ApplicationError(
+            detail, final.model_dump(mode="json"), type=GAVE_UP, non_retryable=True
+        )
+
+
+def signing_secrets(hook: Webhook) -> list[str]:
+    """The current secret, and during a rotation the previous one until it expires."""
+    expires = hook.previous_secret_expires_at
+    if hook.previous_secret and expires is not None and expires > utcnow():
+        return [hook.secret, hook.previous_secret]
+    return [hook.secret]
+
+
+async def read_excerpt(response: httpx.Response) -> str:
+    """The start of the answer, reading no more than that: an endless body cannot stall us."""
+    taken = bytearray()
+    async for chunk in response.aiter_bytes():
+        taken += chunk
+        if len(taken) >= EXCERPT_BYTES:
+            break
+    return taken[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def describe_http_error(err: httpx.HTTPError) -> str:
+    text = str(err) or type(err).__name__
+    if isinstance(err, httpx.TimeoutException):
+        return f"timed out: {text}"
+    if isinstance(err, httpx.ConnectError):
+        return f"cannot connect: {text}"
+    return f"{type(err).__name__}: {text}"
+
+
+def outcome(ledger: Delivery, status: DeliveryStatus, detail: str) -> DeliveryOutcome:
+    return DeliveryOutcome(
+        webhook_id=ledger.webhook_id,
+        delivery_id=ledger.id,
+        status=status,
+        attempts=ledger.attempts,
+        status_code=ledger.last_status_code,
+        detail=detail,
+    )
+
+
+def elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def format_delay(delay: timedelta) -> str:
+    seconds = delay.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

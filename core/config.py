@@ -1,0 +1,36 @@
+"""Configuration from the environment (the contract's section 5), read once per process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.schedule import DEFAULT_SCHEDULE, parse_duration, parse_schedule
+
+DATA_DIR = Path(".data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEBHOOKS_", extra="ignore")
+
+    database_url: str = f"sqlite:///{DATA_DIR / 'webhooks.db'}"
+    task_queue: str = "webhooks"
+    retry_schedule: Annotated[tuple[timedelta, ...], NoDecode] = DEFAULT_SCHEDULE
+    request_timeout: Annotated[timedelta, NoDecode] = timedelta(seconds=15)
+    allow_private_urls: bool = False
+    ui_url: str = "http://localhost:8233"
+    """The Temporal UI that printed links point at."""
+
+    @field_validator("retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: object) -> object:
+        return parse_schedule(value) if isinstance(value, str) else value
+
+    @field_validator("request_timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value

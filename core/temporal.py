@@ -1,0 +1,67 @@
+"""Connecting to Temporal: the SDK's environment configuration and the project's converter."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
+from temporalio.envconfig import ClientConfig
+from temporalio.exceptions import ApplicationError
+
+from models.events import describe_validation_error
+
+INVALID_INPUT = "InvalidInput"
+
+
+class _NamingJSONConverter(PydanticJSONPlainPayloadConverter):
+    """Turns a payload that does not fit its model into a non-retryable failure naming the field.
+
+    Raised while decoding a workflow's input, an ApplicationError fails the workflow at once
+    (the SDK lets failure errors through); anything else would fail the workflow *task* and
+    retry it for ever, which is what a malformed start from another language's SDK would do.
+    """
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        try:
+            return super().from_payload(payload, type_hint)
+        except ValidationError as err:
+            raise ApplicationError(
+                describe_validation_error(err), type=INVALID_INPUT, non_retryable=True
+            ) from None
+
+
+class PayloadConverter(CompositePayloadConverter):
+    """The SDK's default converters, with pydantic (and field-naming errors) for JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            *(
+                _NamingJSONConverter() if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
+data_converter = DataConverter(payload_converter_class=PayloadConverter)
+
+
+async def connect() -> Client:
+    """A client configured as the Temporal SDK's environment configuration says
+    (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE...)."""
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", "localhost:7233")
+    return await Client.connect(**config, data_converter=data_converter)
+
+
+def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:
+    return f"{ui_url.rstrip('/')}/namespaces/{quote(namespace)}/workflows/{quote(workflow_id, safe='')}"

@@ -1,0 +1,124 @@
+"""A real HTTP receiver on 127.0.0.1 that records every request: the dev stack's demo endpoint,
+and the far end of the tests and benchmarks.
+
+Answers can be scripted per path (status, headers, delay), so a test can make an endpoint fail
+twice and then succeed, redirect, answer 410 or ask to be retried later.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    """time.monotonic() when the request was read."""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: list[Received] = []
+        self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
+        self._lock = threading.Condition()
+        self.on_request: Callable[[Received], None] | None = None
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Receiver:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def script(self, path: str, answers: Iterable[Answer]) -> None:
+        """Answer the next requests to `path` with these, in order; then 200."""
+        with self._lock:
+            self._scripts[path].extend(answers)
+
+    def at(self, path: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Block until `count` requests in all have arrived (or the timeout passes)."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.requests) >= count, timeout)
+            return list(self.requests)
+
+    def _answer(self, received: Received) -> Answer:
+        with self._lock:
+            self.requests.append(received)
+            self._lock.notify_all()
+            script = self._scripts.get(received.path)
+            answer = script.popleft() if script else Answer()
+        if self.on_request:
+            self.on_request(received)
+        return answer
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                received = Received(
+                    path=self.path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                    at=time.monotonic(),
+                )
+                answer = receiver._answer(received)
+                if answer.delay:
+                    time.sleep(answer.delay)
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the dev stack prints deliveries itself, through on_request
+
+        return Handler

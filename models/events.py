@@ -1,0 +1,247 @@
+"""The trigger events the platform sends in: the catalog of the Webhooks page.
+
+One pydantic model per trigger type, gathered in a union discriminated on `type`. Unknown fields
+are kept (`extra="allow"`) so that what the platform adds later reaches receivers unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+"""An identifier that is safe in a workflow id and a search attribute."""
+
+Text = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class Contact(BaseModel):
+    """The contact the trigger happened to (for referrals: the referrer)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Id
+    name: str | None = Field(default=None, max_length=1000)
+    channel: Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
+    timezone: str | None = Field(default=None, max_length=64)
+    tags: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class NoData(EventData):
+    pass
+
+
+class TagData(EventData):
+    tag: Text
+
+
+class CustomFieldChangedData(EventData):
+    field: Text
+    old_value: Any = None
+    new_value: Any = None
+
+
+class DateTimeReachedData(EventData):
+    field: Text
+    field_value: Any
+    offset: str
+    scheduled_for: AwareDatetime
+
+
+class ConversationTransferredData(EventData):
+    to: Literal["human", "bot"]
+    agent_id: Id | None = None
+
+
+class ContactCreatedData(EventData):
+    source: str | None = Field(default=None, max_length=100)
+
+
+class ConversationAssignedData(EventData):
+    agent_id: Id
+    agent_name: str | None = Field(default=None, max_length=1000)
+
+
+class ConversationUnassignedData(EventData):
+    agent_id: Id | None = None
+
+
+class SequenceData(EventData):
+    sequence_id: Id
+    sequence_name: str | None = Field(default=None, max_length=1000)
+
+
+class ReferralData(EventData):
+    referred_contact_id: Id
+    entry_point_link_id: Id | None = None
+
+
+class EventBase(BaseModel):
+    event_id: Id
+    workspace_id: Id
+    occurred_at: AwareDatetime
+    contact: Contact
+
+
+class TagApplied(EventBase):
+    type: Literal["tag.applied"]
+    data: TagData
+
+
+class TagRemoved(EventBase):
+    type: Literal["tag.removed"]
+    data: TagData
+
+
+class CustomFieldChanged(EventBase):
+    type: Literal["custom_field.changed"]
+    data: CustomFieldChangedData
+
+
+class DateTimeReached(EventBase):
+    type: Literal["datetime.reached"]
+    data: DateTimeReachedData
+
+
+class ConversationTransferred(EventBase):
+    type: Literal["conversation.transferred"]
+    data: ConversationTransferredData
+
+
+class ContactCreated(EventBase):
+    type: Literal["contact.created"]
+    data: ContactCreatedData = Field(default_factory=ContactCreatedData)
+
+
+class BroadcastUnsubscribed(EventBase):
+    type: Literal["broadcast.unsubscribed"]
+    data: NoData = Field(default_factory=NoData)
+
+
+class ContactArchived(EventBase):
+    type: Literal["contact.archived"]
+    data: NoData = Field(default_factory=NoData)
+
+
+class ConversationFollowUp(EventBase):
+    type: Literal["conversation.follow_up"]
+    data: NoData = Field(default_factory=NoData)
+
+
+class ConversationAssigned(EventBase):
+    type: Literal["conversation.assigned"]
+    data: ConversationAssignedData
+
+
+class ConversationUnassigned(EventBase):
+    type: Literal["conversation.unassigned"]
+    data: ConversationUnassignedData = Field(default_factory=ConversationUnassignedData)
+
+
+class SequenceSubscribed(EventBase):
+    type: Literal["sequence.subscribed"]
+    data: SequenceData
+
+
+class SequenceUnsubscribed(EventBase):
+    type: Literal["sequence.unsubscribed"]
+    data: SequenceData
+
+
+class ReferralNewContact(EventBase):
+    type: Literal["referral.new_contact"]
+    data: ReferralData
+
+
+class ReferralExistingContact(EventBase):
+    type: Literal["referral.existing_contact"]
+    data: ReferralData
+
+
+TriggerEvent = Annotated[
+    TagApplied
+    | TagRemoved
+    | CustomFieldChanged
+    | DateTimeReached
+    | ConversationTransferred
+    | ContactCreated
+    | BroadcastUnsubscribed
+    | ContactArchived
+    | ConversationFollowUp
+    | ConversationAssigned
+    | ConversationUnassigned
+    | SequenceSubscribed
+    | SequenceUnsubscribed
+    | ReferralNewContact
+    | ReferralExistingContact,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[TriggerEvent] = TypeAdapter(TriggerEvent)
+
+EVENT_CLASSES: tuple[type[EventBase], ...] = get_args(get_args(TriggerEvent)[0])
+
+EVENT_TYPES: tuple[str, ...] = tuple(
+    get_args(cls.model_fields["type"].annotation)[0] for cls in EVENT_CLASSES
+)
+
+PLATFORM_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "datetime.reached")
+"""The types the platform sends; `datetime.reached` is made by the pipeline itself."""
+
+FILTER_KEYS: dict[str, tuple[str, ...]] = {
+    "tag.applied": ("tag",),
+    "tag.removed": ("tag",),
+    "custom_field.changed": ("field",),
+    "datetime.reached": ("field",),
+    "conversation.transferred": ("to",),
+    "conversation.assigned": ("agent_id",),
+    "conversation.unassigned": ("agent_id",),
+    "sequence.subscribed": ("sequence_id",),
+    "sequence.unsubscribed": ("sequence_id",),
+    "referral.new_contact": ("entry_point_link_id",),
+    "referral.existing_contact": ("entry_point_link_id",),
+}
+"""Which `data` fields a webhook of each type may narrow on; types not listed take no filter."""
+
+
+class InvalidEvent(ValueError):
+    """An event that does not fit the contract; the message names the field at fault."""
+
+
+def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
+    """Validate an event from JSON text or a decoded object, naming the bad field on error."""
+    try:
+        if isinstance(raw, dict):
+            return EVENT_ADAPTER.validate_python(raw)
+        return EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as err:
+        raise InvalidEvent(describe_validation_error(err)) from None
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One line per problem, each naming the field as a dotted path (`data.tag: field required`)."""
+    problems = []
+    for error in err.errors(include_url=False):
+        kind = error["type"]
+        loc = [str(part) for part in error["loc"]]
+        if loc and loc[0] in EVENT_TYPES:
+            loc = loc[1:]  # the union's tag, not a field
+        if kind == "union_tag_not_found":
+            problems.append("type: field required")
+        elif kind == "union_tag_invalid":
+            found = error.get("ctx", {}).get("tag", "")
+            problems.append(
+                f"type: unknown event type {found!r}; expected one of {', '.join(EVENT_TYPES)}"
+            )
+        elif kind == "missing":
+            problems.append(f"{'.'.join(loc)}: field required")
+        else:
+            where = ".".join(loc) or "event"
+            problems.append(f"{where}: {error['msg']}")
+    return "invalid event: " + "; ".join(problems)

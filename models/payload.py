@@ -1,0 +1,34 @@
+"""What a receiver gets: the Standard Webhooks body, and the ids it dedupes on."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+WORKFLOW_TYPE = "TriggerEventWorkflow"
+
+
+def workflow_id_for(workspace_id: str, event_id: str) -> str:
+    return f"event-{workspace_id}-{event_id}"
+
+
+def delivery_id_for(workspace_id: str, event_id: str, webhook_id: str) -> str:
+    """The `webhook-id` header: the same for every attempt and every re-run of (event, webhook)."""
+    digest = hashlib.sha256(f"{workspace_id}\x00{event_id}\x00{webhook_id}".encode()).digest()
+    return "msg_" + base64.b32encode(digest[:15]).decode().lower()
+
+
+def delivery_body(event: dict[str, Any], webhook_id: str, webhook_name: str) -> dict[str, Any]:
+    """The contract's body, from the event as stored (its JSON form, as received)."""
+    return {
+        "type": event["type"],
+        "timestamp": event["occurred_at"],
+        "data": {
+            "event_id": event["event_id"],
+            "workspace_id": event["workspace_id"],
+            "webhook": {"id": webhook_id, "name": webhook_name},
+            "contact": event["contact"],
+            "event": event.get("data", {}),
+        },
+    }

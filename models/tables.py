@@ -1,0 +1,264 @@
+"""The store's tables (SQLModel), with the Base / Create / Update / Public classes around them.
+
+Shape rules that need no I/O (URL form, names, filters that fit the trigger) are validated here,
+so the API, the command line and the activities all apply the same ones.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import field_validator, model_validator
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from models.events import EVENT_TYPES, FILTER_KEYS
+
+MAX_URL_LENGTH = 2048
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps in UTC that come back aware on every database (SQLite alone forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def aware(*, nullable: bool = False) -> Any:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+# --- folders -----------------------------------------------------------------------------------
+
+
+class FolderBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return strip_name(value)
+
+
+class FolderCreate(FolderBase):
+    workspace_id: str = Field(min_length=1, max_length=200)
+
+
+class Folder(FolderBase, table=True):
+    __tablename__ = "folders"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_folders_workspace_name"),)
+
+    id: str = Field(default_factory=lambda: new_id("fld"), primary_key=True, max_length=40)
+    workspace_id: str = Field(index=True, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+
+
+class FolderPublic(FolderBase):
+    id: str
+    workspace_id: str
+    created_at: datetime
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    folder_id: str | None = Field(default=None, max_length=40)
+    event_type: str = Field(max_length=64)
+    filter: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    url: str = Field(max_length=MAX_URL_LENGTH)
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return strip_name(value)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url_form(value)
+
+    @field_validator("event_type")
+    @classmethod
+    def _event_type(cls, value: str) -> str:
+        if value not in EVENT_TYPES:
+            raise ValueError(
+                f"unknown event type {value!r}; expected one of {', '.join(EVENT_TYPES)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _filter_fits_trigger(self) -> WebhookBase:
+        check_filter(self.event_type, self.filter)
+        return self
+
+
+class WebhookCreate(WebhookBase):
+    workspace_id: str = Field(min_length=1, max_length=200, regex=r"^[A-Za-z0-9_.:@-]+$")
+
+
+class Webhook(WebhookBase, table=True):
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        Index("ix_webhooks_match", "workspace_id", "event_type", "enabled"),
+        Index("ix_webhooks_folder", "workspace_id", "folder_id"),
+    )
+
+    id: str = Field(default_factory=lambda: new_id("wh"), primary_key=True, max_length=40)
+    workspace_id: str = Field(max_length=200)
+    folder_id: str | None = Field(default=None, foreign_key="folders.id", max_length=40)
+    secret: str = Field(default_factory=lambda: new_secret(), max_length=200)
+    previous_secret: str | None = Field(default=None, max_length=200)
+    previous_secret_expires_at: datetime | None = Field(
+        default=None, sa_column=aware(nullable=True)
+    )
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    disabled_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+
+
+class WebhookPublic(WebhookBase):
+    id: str
+    workspace_id: str
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecret(WebhookPublic):
+    """What creation returns: the only answer that carries the secret, besides `show --secret`."""
+
+    secret: str
+
+
+# --- deliveries (the ledger) --------------------------------------------------------------------
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Gave up: the schedule ran out, or the answer said not to retry (410)."""
+    SKIPPED = "skipped"
+    """Not sent: the webhook was turned off or deleted before its attempt."""
+
+
+class StoredEvent(SQLModel, table=True):
+    """Each event as first received: deliveries read their body from here, not from history."""
+
+    __tablename__ = "events"
+
+    workspace_id: str = Field(primary_key=True, max_length=200)
+    event_id: str = Field(primary_key=True, max_length=200)
+    type: str = Field(max_length=64)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+
+
+class Delivery(SQLModel, table=True):
+    """One row per (event, webhook): the ledger that makes retries, re-runs and resets safe."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "event_id", "webhook_id", name="uq_deliveries_event_hook"),
+        Index("ix_deliveries_webhook", "webhook_id", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    """The `webhook-id` header: derived from (workspace, event, webhook), so it never changes."""
+    workspace_id: str = Field(max_length=200)
+    event_id: str = Field(max_length=200)
+    webhook_id: str = Field(max_length=40)
+    event_type: str = Field(max_length=64)
+    workflow_id: str = Field(max_length=500)
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.PENDING, sa_column=Column(String(16), nullable=False)
+    )
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    response_excerpt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    latency_ms: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+    last_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    delivered_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+
+
+# --- rules without I/O --------------------------------------------------------------------------
+
+
+def strip_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def new_secret() -> str:
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_url_form(url: str) -> str:
+    """http(s), a host, no credentials, bounded length. Address safety needs DNS: see core.netguard."""
+    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("URL must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("URL must not carry credentials (user:password@)")
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise ValueError("URL has an invalid port") from None
+    return url
+
+
+def check_filter(event_type: str, filter_: dict[str, str]) -> None:
+    allowed = FILTER_KEYS.get(event_type, ())
+    for key, value in filter_.items():
+        if key not in allowed:
+            fits = f"only {', '.join(allowed)}" if allowed else "no filter"
+            raise ValueError(f"filter {key!r} does not fit {event_type}: it takes {fits}")
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"filter {key!r} must be a non-empty string")

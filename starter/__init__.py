@@ -1,0 +1,71 @@
+"""What the platform imports to publish trigger events: validate, name the workflow, start it once.
+
+It knows the workflow's name, id scheme and input model, and nothing of the activities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from models import search_attributes as sa
+from models.events import EventBase, InvalidEvent, TriggerEvent, parse_event
+from models.payload import WORKFLOW_TYPE, workflow_id_for
+from models.runs import EventOutcome
+
+__all__ = ["InvalidEvent", "publish", "summary_of"]
+
+
+async def publish(
+    client: Client,
+    event: TriggerEvent | Mapping[str, Any] | str | bytes,
+    *,
+    task_queue: str = "webhooks",
+) -> WorkflowHandle[Any, EventOutcome]:
+    """Start `TriggerEventWorkflow` for an event, idempotently.
+
+    The workflow id is `event-{workspace_id}-{event_id}`: publishing the same event again, while it
+    runs or after it completed, returns the existing workflow and delivers nothing twice. After a
+    failed run, publishing it again re-runs it, and the ledger sends only what was not delivered.
+    Raises `InvalidEvent`, naming the field, for an event that does not fit the contract.
+    """
+    parsed = (
+        event
+        if isinstance(event, EventBase)
+        else parse_event(dict(event) if isinstance(event, Mapping) else event)
+    )
+    workflow_id = workflow_id_for(parsed.workspace_id, parsed.event_id)
+    try:
+        return await client.start_workflow(
+            WORKFLOW_TYPE,
+            parsed,
+            id=workflow_id,
+            task_queue=task_queue,
+            result_type=EventOutcome,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.EVENT_TYPE, parsed.type),
+                    SearchAttributePair(sa.WORKSPACE_ID, parsed.workspace_id),
+                    SearchAttributePair(sa.CONTACT_ID, parsed.contact.id),
+                ]
+            ),
+            static_summary=summary_of(parsed),
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(workflow_id, result_type=EventOutcome)
+
+
+def summary_of(event: TriggerEvent) -> str:
+    """Type, workspace and contact id: what identifies an event without personal data."""
+    return f"{event.type} in workspace {event.workspace_id} for contact {event.contact.id}"

@@ -1,0 +1,54 @@
+"""The database engine: SQLite by default, PostgreSQL in production, async for the activities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def sync_url(url: str) -> str:
+    """The URL for synchronous tools (Alembic): the same database, a blocking driver."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return u.set(drivername="sqlite").render_as_string(hide_password=False)
+    if u.get_backend_name() == "postgresql":
+        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ValueError(
+        f"unsupported database {u.drivername!r}: use sqlite:/// or postgresql+psycopg://"
+    )
+
+
+def async_url(url: str) -> str:
+    u = make_url(sync_url(url))
+    if u.get_backend_name() == "sqlite":
+        return u.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    return u.render_as_string(hide_password=False)  # psycopg 3 drives both
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; busy_timeout queues writers instead of failing them.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    ensure_sqlite_folder(url)
+    target = async_url(url)
+    if make_url(target).get_backend_name() == "sqlite":
+        engine = create_async_engine(target)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)

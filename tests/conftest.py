@@ -1,0 +1,118 @@
+"""Shared fixtures: one real Temporal dev server per session, a real store per test (SQLite, and
+PostgreSQL when it answers), a real HTTP receiver, and a worker on a fresh task queue."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from core.config import Settings
+from core.temporal import data_converter
+from devstack.receiver import Receiver
+from models import search_attributes as sa
+from store.migrate import upgrade
+from store.queries import Store
+from worker import build_worker
+
+PG_ADMIN_URL = os.environ.get("WEBHOOKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+SHORT_SCHEDULE = (timedelta(milliseconds=200), timedelta(milliseconds=200))
+
+
+def temporal_binary() -> str:
+    path = Path(sys.executable).parent / "temporal"
+    return str(path) if path.exists() else (shutil.which("temporal") or "temporal")
+
+
+def postgres_available() -> bool:
+    try:
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=2).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+PG_UP = postgres_available()
+if not PG_UP and os.environ.get("CI"):
+    raise RuntimeError(f"CI must test the store on PostgreSQL, but {PG_ADMIN_URL} does not answer")
+
+
+def pytest_report_header() -> str:
+    if PG_UP:
+        return f"store backends: sqlite, postgresql ({PG_ADMIN_URL})"
+    return f"store backends: sqlite only; PostgreSQL at {PG_ADMIN_URL} does not answer, its tests are skipped"
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=data_converter,
+        search_attributes=sa.ALL,
+        dev_server_log_level="error",
+    ) as env:
+        yield env
+
+
+@pytest.fixture
+def client(env: WorkflowEnvironment) -> Client:
+    return env.client
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'webhooks.db'}"
+        upgrade(url)
+        yield url
+        return
+    if not PG_UP:
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} does not answer")
+    name = f"webhooks_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    store = Store.from_url(database_url)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        task_queue=f"webhooks-test-{uuid.uuid4().hex[:8]}",
+        retry_schedule=SHORT_SCHEDULE,
+        request_timeout=timedelta(seconds=5),
+        allow_private_urls=True,
+    )
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings, store: Store) -> AsyncIterator[Worker]:
+    async with build_worker(client, settings, store) as worker, worker:
+        yield worker

@@ -1,0 +1,88 @@
+"""The worker process: wires the client, the store, the HTTP client, the workflows and the
+activities together, and stops cleanly on SIGINT or SIGTERM. No logic of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.delivery import DeliveryActivities
+from activities.matching import MatchingActivities
+from core.config import Settings
+from core.netguard import http_client
+from core.temporal import connect
+from store.queries import Store
+from workflows.trigger_event import TriggerEventWorkflow
+
+ATTEMPT_MARGIN = timedelta(seconds=10)
+"""Beyond the request timeout, for the ledger reads and writes around one POST."""
+
+# The project's own modules are deterministic data and rules: import them once, not per run.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "models",
+        "core",
+        "activities",
+        "store",
+        "httpx",
+        "httpcore",
+        "sqlalchemy",
+        "sqlmodel",
+        "pydantic",
+    )
+)
+
+
+@asynccontextmanager
+async def build_worker(
+    client: Client, settings: Settings, store: Store | None = None
+) -> AsyncIterator[Worker]:
+    """A worker for the configured task queue, with its store and HTTP client, closed on exit."""
+    own_store = store is None
+    store = store or Store.from_url(settings.database_url)
+    timeout = settings.request_timeout
+    async with http_client(
+        allow_private=settings.allow_private_urls, timeout=timeout.total_seconds()
+    ) as http:
+        delivery = DeliveryActivities(
+            store, http, schedule=settings.retry_schedule, request_timeout=timeout
+        )
+        matching = MatchingActivities(store, attempt_timeout=timeout + ATTEMPT_MARGIN)
+        try:
+            yield Worker(
+                client,
+                task_queue=settings.task_queue,
+                workflows=[TriggerEventWorkflow],
+                activities=[matching.match_webhooks, delivery.deliver],
+                workflow_runner=SANDBOX,
+                max_concurrent_activities=200,
+            )
+        finally:
+            if own_store:
+                await store.close()
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect()
+    async with build_worker(client, settings) as worker:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            print(
+                f"worker polling task queue {settings.task_queue!r} on {client.service_client.config.target_host}"
+            )
+            await stop.wait()
+            print("stopping: finishing in-flight deliveries")
+
+
+if __name__ == "__main__":
+    asyncio.run(run_worker(Settings()))
