@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from core.netguard import UnsafeAddressError
 from core.outcome import Verdict, classify
@@ -158,10 +158,9 @@ class DeliveryActivities:
             await self._give_up(done, record, f"{detail}; gave up after {attempts} attempts")
         await self.store.update_delivery(
             ledger.id,
-            **record,
+            **(record | {"next_attempt_at": now + delay}),
             status=DeliveryStatus.PENDING,
             last_error=detail,
-            next_attempt_at=now + delay,
         )
         raise ApplicationError(
             f"{detail}; next attempt in {format_delay(delay)}",

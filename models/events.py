@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    TypeAdapter,
+    ValidationError,
+)
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 """An identifier that is safe in a workflow id and a search attribute."""
@@ -184,6 +192,15 @@ TriggerEvent = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[TriggerEvent] = TypeAdapter(TriggerEvent)
+
+
+class TriggerEventInput(RootModel[TriggerEvent]):
+    """The workflow's input: the event itself, as plain JSON on the wire.
+
+    A root model, because the SDK reads the run method's type hints without `Annotated`
+    metadata, which would lose the discriminator and make every error a wall of union members.
+    """
+
 
 EVENT_CLASSES: tuple[type[EventBase], ...] = get_args(get_args(TriggerEvent)[0])
 

@@ -24,7 +24,10 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "sequence.subscribed": {"sequence_id": "seq_onboarding", "sequence_name": "Onboarding"},
     "sequence.unsubscribed": {"sequence_id": "seq_onboarding", "sequence_name": "Onboarding"},
     "referral.new_contact": {"referred_contact_id": "c_77", "entry_point_link_id": "link_spring"},
-    "referral.existing_contact": {"referred_contact_id": "c_78", "entry_point_link_id": "link_spring"},
+    "referral.existing_contact": {
+        "referred_contact_id": "c_78",
+        "entry_point_link_id": "link_spring",
+    },
 }
 
 
@@ -48,7 +51,10 @@ def sample_event(
             "channel": "messenger",
             "timezone": "Asia/Ho_Chi_Minh",
             "tags": ["VIP", "Order Closed"],
-            "custom_fields": {"email": "jane@example.com", "appointment_at": "2026-12-01T15:00:00+07:00"},
+            "custom_fields": {
+                "email": "jane@example.com",
+                "appointment_at": "2026-12-01T15:00:00+07:00",
+            },
         },
         "data": dict(SAMPLE_DATA[type] if data is None else data),
     }

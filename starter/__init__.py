@@ -18,7 +18,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models import search_attributes as sa
-from models.events import EventBase, InvalidEvent, TriggerEvent, parse_event
+from models.events import EventBase, InvalidEvent, TriggerEvent, TriggerEventInput, parse_event
 from models.payload import WORKFLOW_TYPE, workflow_id_for
 from models.runs import EventOutcome
 
@@ -47,7 +47,7 @@ async def publish(
     try:
         return await client.start_workflow(
             WORKFLOW_TYPE,
-            parsed,
+            TriggerEventInput(parsed),
             id=workflow_id,
             task_queue=task_queue,
             result_type=EventOutcome,

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from activities.matching import MatchingActivities
     from models import search_attributes as sa
-    from models.events import TriggerEvent
+    from models.events import TriggerEvent, TriggerEventInput
     from models.payload import WORKFLOW_TYPE
     from models.runs import (
         DeliveryInput,
@@ -46,7 +46,8 @@ class TriggerEventWorkflow:
         self._outcomes: dict[str, DeliveryOutcome] = {}
 
     @workflow.run
-    async def run(self, event: TriggerEvent) -> EventOutcome:
+    async def run(self, input: TriggerEventInput) -> EventOutcome:
+        event = input.root
         matches: MatchResult = await workflow.execute_local_activity_method(
             MatchingActivities.match_webhooks,
             MatchInput(event=event, workflow_id=workflow.info().workflow_id),
