@@ -32,3 +32,9 @@ def signature_headers(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secrets, msg_id, timestamp, body),
     }
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """What a receiver does: recompute the signature and compare it with each one sent."""
+    expected = sign([secret], headers["webhook-id"], int(headers["webhook-timestamp"]), body)
+    return any(hmac.compare_digest(expected, sent) for sent in headers["webhook-signature"].split(" "))

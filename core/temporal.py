@@ -36,7 +36,7 @@ class _NamingJSONConverter(PydanticJSONPlainPayloadConverter):
             return super().from_payload(payload, type_hint)
         except ValidationError as err:
             raise ApplicationError(
-                describe_validation_error(err), type=INVALID_INPUT, non_retryable=True
+                "invalid input: " + describe_validation_error(err), type=INVALID_INPUT, non_retryable=True
             ) from None
 
 
@@ -65,3 +65,35 @@ async def connect() -> Client:
 
 def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:
     return f"{ui_url.rstrip('/')}/namespaces/{quote(namespace)}/workflows/{quote(workflow_id, safe='')}"
+
+
+async def register_search_attributes(client: Client) -> list[str]:
+    """Register the project's search attributes on the client's namespace; returns those added.
+    Idempotent; refuses to go on when a name exists with another type."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    from models import search_attributes as sa
+
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing: dict[str, IndexedValueType.ValueType] = {}
+    for key in sa.ALL:
+        wanted = IndexedValueType.ValueType(key.indexed_value_type)
+        have = existing.custom_attributes.get(key.name)
+        if have is None:
+            missing[key.name] = wanted
+        elif have != wanted:
+            raise RuntimeError(
+                f"search attribute {key.name} exists as {IndexedValueType.Name(have)}, "
+                f"expected {IndexedValueType.Name(wanted)}"
+            )
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -238,11 +238,11 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
             return EVENT_ADAPTER.validate_python(raw)
         return EVENT_ADAPTER.validate_json(raw)
     except ValidationError as err:
-        raise InvalidEvent(describe_validation_error(err)) from None
+        raise InvalidEvent("invalid event: " + describe_validation_error(err)) from None
 
 
 def describe_validation_error(err: ValidationError) -> str:
-    """One line per problem, each naming the field as a dotted path (`data.tag: field required`)."""
+    """Each problem naming its field as a dotted path (`data.tag: field required`), `; `-joined."""
     problems = []
     for error in err.errors(include_url=False):
         kind = error["type"]
@@ -259,6 +259,6 @@ def describe_validation_error(err: ValidationError) -> str:
         elif kind == "missing":
             problems.append(f"{'.'.join(loc)}: field required")
         else:
-            where = ".".join(loc) or "event"
+            where = ".".join(loc) or "input"
             problems.append(f"{where}: {error['msg']}")
-    return "invalid event: " + "; ".join(problems)
+    return "; ".join(problems)

@@ -4,8 +4,6 @@ PostgreSQL when it answers), a real HTTP receiver, and a worker on a fresh task 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -20,6 +18,7 @@ from temporalio.worker import Worker
 from core.config import Settings
 from core.temporal import data_converter
 from devstack.receiver import Receiver
+from devstack.stack import temporal_binary
 from models import search_attributes as sa
 from store.migrate import upgrade
 from store.queries import Store
@@ -27,11 +26,6 @@ from worker import build_worker
 
 PG_ADMIN_URL = os.environ.get("WEBHOOKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SHORT_SCHEDULE = (timedelta(milliseconds=200), timedelta(milliseconds=200))
-
-
-def temporal_binary() -> str:
-    path = Path(sys.executable).parent / "temporal"
-    return str(path) if path.exists() else (shutil.which("temporal") or "temporal")
 
 
 def postgres_available() -> bool:

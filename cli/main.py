@@ -1,0 +1,137 @@
+"""The `webhooks` command: the local stack, the long-running processes, the store, and events."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from temporalio.client import WorkflowFailureError
+
+from cli.hooks import folder_app, hook_app
+from cli.output import JsonOption, emit, fail, to_jsonable
+from core.config import Settings
+from core.temporal import connect, register_search_attributes, workflow_url
+from models.events import EVENT_TYPES, InvalidEvent, parse_event
+from models.samples import sample_event
+
+app = typer.Typer(
+    help="Webhook delivery for the chatbot platform, on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(hook_app, name="hook")
+app.add_typer(folder_app, name="folder")
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def dev() -> None:
+    """The whole local stack: Temporal dev server and UI (state under .data/), schema, worker, demo receiver."""
+    from devstack.stack import run_dev
+
+    asyncio.run(run_dev())
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker on the configured task queue until SIGINT or SIGTERM."""
+    from worker import run_worker
+
+    asyncio.run(run_worker(Settings()))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations to WEBHOOKS_DATABASE_URL."""
+    from store.migrate import upgrade
+
+    url = Settings().database_url
+    upgrade(url)
+    typer.echo(f"schema up to date: {url.split('@')[-1]}")
+
+
+@app.command("setup-temporal")
+def setup_temporal() -> None:
+    """Register the search attributes on the configured namespace (idempotent)."""
+
+    async def main() -> list[str]:
+        return await register_search_attributes(await connect())
+
+    try:
+        added = asyncio.run(main())
+    except RuntimeError as err:
+        fail(str(err))
+    typer.echo(f"registered: {', '.join(added)}" if added else "search attributes already registered")
+
+
+@app.command()
+def example(
+    event_type: Annotated[str, typer.Argument(help=f"One of: {', '.join(EVENT_TYPES)}.")],
+    event_id: Annotated[str, typer.Option(help="Defaults to a fresh id.")] = "",
+    workspace: Annotated[str, typer.Option("--workspace", "-w")] = "ws_acme",
+) -> None:
+    """Print a well-formed example event of a trigger type, ready for `webhooks send -`."""
+    import json
+    import uuid
+
+    if event_type not in EVENT_TYPES:
+        fail(f"unknown event type {event_type!r}; expected one of {', '.join(EVENT_TYPES)}")
+    event = sample_event(event_type, event_id=event_id or f"evt_{uuid.uuid4().hex[:12]}", workspace_id=workspace)
+    typer.echo(json.dumps(event, indent=2))
+
+
+@app.command()
+def send(
+    file: Annotated[str, typer.Argument(help="A JSON file with one event, or - for standard input.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the deliveries and print the result.")] = False,
+    json_: bool = JsonOption,
+) -> None:
+    """Publish a trigger event: starts its workflow (once per event id) and prints its id and UI link."""
+    from starter import publish
+
+    raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    try:
+        event = parse_event(raw)
+    except InvalidEvent as err:
+        fail(str(err))
+    settings = Settings()
+
+    async def main() -> tuple[dict[str, object], int]:
+        client = await connect()
+        handle = await publish(client, event, task_queue=settings.task_queue)
+        shown: dict[str, object] = {
+            "workflow_id": handle.id,
+            "ui_url": workflow_url(settings.ui_url, client.namespace, handle.id),
+        }
+        if not wait:
+            return shown, 0
+        try:
+            shown["result"] = to_jsonable(await handle.result())
+            return shown, 0
+        except WorkflowFailureError as err:
+            shown["error"] = str(err.cause)
+            return shown, 1
+
+    shown, code = asyncio.run(main())
+
+    def human() -> None:
+        typer.echo(f"workflow  {shown['workflow_id']}\nui        {shown['ui_url']}")
+        result = shown.get("result")
+        if isinstance(result, dict):
+            typer.echo(f"result    {result['delivered']} delivered, {result['skipped']} skipped, "
+                       f"{result['failed']} failed of {result['matched']} matched")
+            for d in result["deliveries"]:
+                typer.echo(f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}")
+        if "error" in shown:
+            typer.echo(f"failed    {shown['error']}")
+
+    emit(shown, json_, human)
+    raise typer.Exit(code)
+
+
+if __name__ == "__main__":
+    app()

