@@ -51,9 +51,7 @@ async def build_worker(
     async with http_client(
         allow_private=settings.allow_private_urls, timeout=timeout.total_seconds()
     ) as http:
-        delivery = DeliveryActivities(
-            store, http, schedule=settings.retry_schedule, request_timeout=timeout
-        )
+        delivery = DeliveryActivities(store, http, schedule=settings.retry_schedule, request_timeout=timeout)
         matching = MatchingActivities(store, attempt_timeout=timeout + ATTEMPT_MARGIN)
         try:
             yield Worker(
@@ -77,9 +75,8 @@ async def run_worker(settings: Settings) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
-            print(
-                f"worker polling task queue {settings.task_queue!r} on {client.service_client.config.target_host}"
-            )
+            target = client.service_client.config.target_host
+            print(f"worker polling task queue {settings.task_queue!r} on {target}")
             await stop.wait()
             print("stopping: finishing in-flight deliveries")
 

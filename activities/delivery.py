@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
 from core.netguard import UnsafeAddressError
 from core.outcome import Verdict, classify
@@ -60,9 +60,7 @@ class DeliveryActivities:
 
     @activity.defn(name="deliver")
     async def deliver(self, input: DeliveryInput) -> DeliveryOutcome:
-        ctx = await self.store.delivery_context(
-            input.workspace_id, input.event_id, input.webhook_id
-        )
+        ctx = await self.store.delivery_context(input.workspace_id, input.event_id, input.webhook_id)
         ledger, hook = ctx.delivery, ctx.webhook
         if ledger.status == DeliveryStatus.DELIVERED:
             return outcome(ledger, DeliveryStatus.DELIVERED, "delivered earlier; not sent again")
@@ -72,14 +70,10 @@ class DeliveryActivities:
                 if hook is None
                 else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
             )
-            await self.store.update_delivery(
-                ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail
-            )
+            await self.store.update_delivery(ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail)
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
 
-        body = json.dumps(
-            delivery_body(ctx.event, hook.id, hook.name), separators=(",", ":")
-        ).encode()
+        body = json.dumps(delivery_body(ctx.event, hook.id, hook.name), separators=(",", ":")).encode()
         attempt = await self._post(hook, ledger.id, body)
         return await self._judge(ledger, hook, attempt)
 
@@ -132,9 +126,7 @@ class DeliveryActivities:
             verdict, detail = judged.verdict, judged.detail
         else:
             verdict, detail = Verdict.RETRY, attempt.error or "no answer"
-        done = ledger.model_copy(
-            update={"attempts": attempts, "last_status_code": attempt.status_code}
-        )
+        done = ledger.model_copy(update={"attempts": attempts, "last_status_code": attempt.status_code})
 
         if verdict is Verdict.DELIVERED:
             await self.store.update_delivery(
@@ -147,9 +139,7 @@ class DeliveryActivities:
             return outcome(done, DeliveryStatus.DELIVERED, detail)
 
         if verdict is Verdict.GONE:
-            await self.store.set_enabled(
-                hook.id, False, reason=f"{detail} ({now:%Y-%m-%d %H:%M:%S} UTC)"
-            )
+            await self.store.set_enabled(hook.id, False, reason=f"{detail} ({now:%Y-%m-%d %H:%M:%S} UTC)")
             await self._give_up(done, record, detail)
         if attempt.unsafe:
             await self._give_up(done, record, detail)
@@ -178,13 +168,9 @@ class DeliveryActivities:
 
     async def _give_up(self, ledger: Delivery, record: dict[str, Any], detail: str) -> NoReturn:
         """Record the failure, and end the activity with it: no more retries."""
-        await self.store.update_delivery(
-            ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail
-        )
+        await self.store.update_delivery(ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail)
         final = outcome(ledger, DeliveryStatus.FAILED, detail)
-        raise ApplicationError(
-            detail, final.model_dump(mode="json"), type=GAVE_UP, non_retryable=True
-        )
+        raise ApplicationError(detail, final.model_dump(mode="json"), type=GAVE_UP, non_retryable=True)
 
 
 def signing_secrets(hook: Webhook) -> list[str]:

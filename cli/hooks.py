@@ -57,13 +57,15 @@ def parse_filters(filters: list[str]) -> dict[str, str]:
     return parsed
 
 
-def show_hook(hook: Webhook | WebhookPublic) -> None:
+def show_hook(hook: Webhook, with_secret: bool = False) -> None:
     state = "on" if hook.enabled else f"off ({hook.disabled_reason})" if hook.disabled_reason else "off"
     typer.echo(f"{hook.id}  {hook.name}")
     typer.echo(f"  workspace  {hook.workspace_id}" + (f"  folder {hook.folder_id}" if hook.folder_id else ""))
     typer.echo(f"  when       {hook.event_type}" + "".join(f"  {k}={v!r}" for k, v in hook.filter.items()))
     typer.echo(f"  url        {hook.url}")
     typer.echo(f"  state      {state}")
+    if with_secret:
+        typer.echo(f"  secret     {hook.secret}")
 
 
 @hook_app.command("create")
@@ -79,6 +81,7 @@ def hook_create(
     json_: bool = JsonOption,
 ) -> None:
     """Create a webhook; prints it with its signing secret (shown only here)."""
+
     async def work(store: Store) -> Webhook:
         settings = Settings()
         values = {"workspace_id": workspace, "name": name, "event_type": event, "url": url}
@@ -87,7 +90,7 @@ def hook_create(
 
     hook = with_store(work)
     created = WebhookWithSecret.model_validate(hook, from_attributes=True)
-    emit(created, json_, lambda: (show_hook(hook), typer.echo(f"  secret     {hook.secret}")))
+    emit(created, json_, lambda: show_hook(hook, with_secret=True))
 
 
 @hook_app.command("list")
@@ -95,11 +98,15 @@ def hook_list(
     workspace: Workspace,
     folder: Annotated[str | None, typer.Option(help="Only this folder's webhooks.")] = None,
     event: Annotated[str | None, typer.Option(help="Only webhooks of this trigger type.")] = None,
-    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled", help="Only on, or only off.")] = None,
+    enabled: Annotated[
+        bool | None, typer.Option("--enabled/--disabled", help="Only on, or only off.")
+    ] = None,
     json_: bool = JsonOption,
 ) -> None:
     """List a workspace's webhooks."""
-    hooks = with_store(lambda s: s.list_webhooks(workspace, folder_id=folder, event_type=event, enabled=enabled))
+    hooks = with_store(
+        lambda s: s.list_webhooks(workspace, folder_id=folder, event_type=event, enabled=enabled)
+    )
     public = [WebhookPublic.model_validate(h, from_attributes=True) for h in hooks]
     emit(
         public,
@@ -120,7 +127,7 @@ def hook_show(
     """Show one webhook."""
     hook = with_store(lambda s: s.get_webhook(hook_id))
     shown = (WebhookWithSecret if secret else WebhookPublic).model_validate(hook, from_attributes=True)
-    emit(shown, json_, lambda: (show_hook(hook), secret and typer.echo(f"  secret     {hook.secret}")))
+    emit(shown, json_, lambda: show_hook(hook, with_secret=secret))
 
 
 def toggle(hook_id: str, enabled: bool, reason: str | None, json_: bool) -> None:
@@ -137,7 +144,9 @@ def hook_enable(hook_id: HookId, json_: bool = JsonOption) -> None:
 @hook_app.command("disable")
 def hook_disable(
     hook_id: HookId,
-    reason: Annotated[str, typer.Option(help="Kept with the webhook and shown to its owners.")] = "turned off by a user",
+    reason: Annotated[
+        str, typer.Option(help="Kept with the webhook and shown to its owners.")
+    ] = "turned off by a user",
     json_: bool = JsonOption,
 ) -> None:
     """Turn a webhook off: events stop reaching it, pending retries are skipped."""
@@ -166,5 +175,8 @@ def folder_create(
 @folder_app.command("list")
 def folder_list(workspace: Workspace, json_: bool = JsonOption) -> None:
     """List a workspace's folders."""
-    folders = [FolderPublic.model_validate(f, from_attributes=True) for f in with_store(lambda s: s.list_folders(workspace))]
+    folders = [
+        FolderPublic.model_validate(f, from_attributes=True)
+        for f in with_store(lambda s: s.list_folders(workspace))
+    ]
     emit(folders, json_, lambda: table([(f.id, f.name) for f in folders], ["ID", "NAME"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,7 +31,7 @@ app.add_typer(db_app, name="db")
 
 @app.command()
 def dev() -> None:
-    """The whole local stack: Temporal dev server and UI (state under .data/), schema, worker, demo receiver."""
+    """The whole local stack: Temporal dev server and UI (under .data/), worker, demo receiver."""
     from devstack.stack import run_dev
 
     asyncio.run(run_dev())
@@ -80,14 +81,18 @@ def example(
 
     if event_type not in EVENT_TYPES:
         fail(f"unknown event type {event_type!r}; expected one of {', '.join(EVENT_TYPES)}")
-    event = sample_event(event_type, event_id=event_id or f"evt_{uuid.uuid4().hex[:12]}", workspace_id=workspace)
+    event = sample_event(
+        event_type, event_id=event_id or f"evt_{uuid.uuid4().hex[:12]}", workspace_id=workspace
+    )
     typer.echo(json.dumps(event, indent=2))
 
 
 @app.command()
 def send(
     file: Annotated[str, typer.Argument(help="A JSON file with one event, or - for standard input.")],
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the deliveries and print the result.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the deliveries and print the result.")
+    ] = False,
     json_: bool = JsonOption,
 ) -> None:
     """Publish a trigger event: starts its workflow (once per event id) and prints its id and UI link."""
@@ -122,10 +127,14 @@ def send(
         typer.echo(f"workflow  {shown['workflow_id']}\nui        {shown['ui_url']}")
         result = shown.get("result")
         if isinstance(result, dict):
-            typer.echo(f"result    {result['delivered']} delivered, {result['skipped']} skipped, "
-                       f"{result['failed']} failed of {result['matched']} matched")
+            typer.echo(
+                f"result    {result['delivered']} delivered, {result['skipped']} skipped, "
+                f"{result['failed']} failed of {result['matched']} matched"
+            )
             for d in result["deliveries"]:
-                typer.echo(f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}")
+                typer.echo(
+                    f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}"
+                )
         if "error" in shown:
             typer.echo(f"failed    {shown['error']}")
 
@@ -133,5 +142,21 @@ def send(
     raise typer.Exit(code)
 
 
+def main() -> None:
+    """The console script. It leaves with os._exit once the command is done and its output flushed:
+    the Temporal client's native threads can otherwise crash interpreter teardown
+    (temporalio/sdk-python#300), turning a successful command into SIGABRT."""
+    try:
+        app()
+        code = 0
+    except SystemExit as exit:
+        if isinstance(exit.code, str):
+            sys.stderr.write(exit.code + "\n")
+        code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -63,7 +63,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's interface)
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -87,7 +87,10 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         raise last or httpcore.ConnectError(f"no address for {host}")
 
     async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not webhook targets")
 
@@ -95,9 +98,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def http_client(
-    *, allow_private: bool, timeout: float, max_connections: int = 200
-) -> httpx.AsyncClient:
+def http_client(*, allow_private: bool, timeout: float, max_connections: int = 200) -> httpx.AsyncClient:
     """The one client a worker shares: keep-alive pool, no redirects, and the address guard."""
     transport = httpx.AsyncHTTPTransport(
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=100)

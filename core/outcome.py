@@ -28,6 +28,4 @@ def classify(status_code: int, location: str | None = None) -> Classified:
     if 300 <= status_code < 400:
         where = f" to {location}" if location else ""
         return Classified(Verdict.RETRY, f"HTTP {status_code}: redirect{where} not followed")
-    return Classified(
-        Verdict.RETRY, f"HTTP {status_code}", honours_retry_after=status_code in (429, 503)
-    )
+    return Classified(Verdict.RETRY, f"HTTP {status_code}", honours_retry_after=status_code in (429, 503))

@@ -24,9 +24,7 @@ def sign(secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> st
     )
 
 
-def signature_headers(
-    secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes
-) -> dict[str, str]:
+def signature_headers(secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from core.config import DATA_DIR, Settings
 from core.signing import verify
 from core.temporal import data_converter, register_search_attributes
-from devstack.receiver import Receiver, Received
+from devstack.receiver import Received, Receiver
 from store.migrate import upgrade
 from store.queries import NotFound, Store
 from worker import build_worker
@@ -46,11 +46,23 @@ def temporal_dev_server(port: int, ui_port: int) -> Iterator[subprocess.Popen[by
     log = (DATA_DIR / "temporal.log").open("ab")
     process = subprocess.Popen(
         [
-            temporal_binary(), "server", "start-dev",
-            "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
-            "--db-filename", str(DATA_DIR / "temporal.db"), "--log-level", "warn",
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui_port),
+            "--db-filename",
+            str(DATA_DIR / "temporal.db"),
+            "--log-level",
+            "warn",
         ],
-        stdout=log, stderr=log, start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+        stdout=log,
+        stderr=log,
+        start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
     )
     try:
         yield process
@@ -66,7 +78,9 @@ def temporal_dev_server(port: int, ui_port: int) -> Iterator[subprocess.Popen[by
 async def connect_when_up(address: str, process: subprocess.Popen[bytes]) -> Client:
     for _ in range(120):
         if process.poll() is not None:
-            raise SystemExit(f"the Temporal dev server exited ({process.returncode}); see {DATA_DIR / 'temporal.log'}")
+            raise SystemExit(
+                f"the Temporal dev server exited ({process.returncode}); see {DATA_DIR / 'temporal.log'}"
+            )
         try:
             return await Client.connect(address, data_converter=data_converter)
         except RuntimeError:
@@ -84,7 +98,9 @@ def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) 
             summary = f"{body['type']} for contact {body['data']['contact']['id']} to {hook.name!r}"
         except (ValueError, KeyError, NotFound, TimeoutError) as err:
             signed, summary = "not a delivery", repr(err)
-        print(f"receiver {request.path}: {summary} ({request.headers.get('webhook-id')}, {signed})", flush=True)
+        print(
+            f"receiver {request.path}: {summary} ({request.headers.get('webhook-id')}, {signed})", flush=True
+        )
 
     receiver.on_request = on_request
 
@@ -117,11 +133,12 @@ Local stack is up.
   Temporal UI     http://localhost:{UI_PORT}
   Temporal        127.0.0.1:{TEMPORAL_PORT} (namespace default, task queue {settings.task_queue})
   Store           {settings.database_url}
-  Demo receiver   {receiver.url('/')} (prints each delivery it gets)
+  Demo receiver   {receiver.url("/")} (prints each delivery it gets)
 
 In another terminal:
-  WEBHOOKS_ALLOW_PRIVATE_URLS=true .venv/bin/webhooks hook create --workspace ws_acme --name "Closed orders" --event tag.applied \\
-      --filter "tag=Order Closed" --url {receiver.url('/orders')}
+  export WEBHOOKS_ALLOW_PRIVATE_URLS=true   # the demo receiver is on 127.0.0.1
+  .venv/bin/webhooks hook create --workspace ws_acme --name "Closed orders" \\
+      --event tag.applied --filter "tag=Order Closed" --url {receiver.url("/orders")}
   .venv/bin/webhooks example tag.applied | .venv/bin/webhooks send - --wait
 
 Ctrl-C stops everything.

@@ -253,9 +253,7 @@ def describe_validation_error(err: ValidationError) -> str:
             problems.append("type: field required")
         elif kind == "union_tag_invalid":
             found = error.get("ctx", {}).get("tag", "")
-            problems.append(
-                f"type: unknown event type {found!r}; expected one of {', '.join(EVENT_TYPES)}"
-            )
+            problems.append(f"type: unknown event type {found!r}; expected one of {', '.join(EVENT_TYPES)}")
         elif kind == "missing":
             problems.append(f"{'.'.join(loc)}: field required")
         else:

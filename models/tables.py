@@ -114,9 +114,7 @@ class WebhookBase(SQLModel):
     @classmethod
     def _event_type(cls, value: str) -> str:
         if value not in EVENT_TYPES:
-            raise ValueError(
-                f"unknown event type {value!r}; expected one of {', '.join(EVENT_TYPES)}"
-            )
+            raise ValueError(f"unknown event type {value!r}; expected one of {', '.join(EVENT_TYPES)}")
         return value
 
     @model_validator(mode="after")
@@ -141,9 +139,7 @@ class Webhook(WebhookBase, table=True):
     folder_id: str | None = Field(default=None, foreign_key="folders.id", max_length=40)
     secret: str = Field(default_factory=lambda: new_secret(), max_length=200)
     previous_secret: str | None = Field(default=None, max_length=200)
-    previous_secret_expires_at: datetime | None = Field(
-        default=None, sa_column=aware(nullable=True)
-    )
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     disabled_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())

@@ -17,9 +17,7 @@ def sync_url(url: str) -> str:
         return u.set(drivername="sqlite").render_as_string(hide_password=False)
     if u.get_backend_name() == "postgresql":
         return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    raise ValueError(
-        f"unsupported database {u.drivername!r}: use sqlite:/// or postgresql+psycopg://"
-    )
+    raise ValueError(f"unsupported database {u.drivername!r}: use sqlite:/// or postgresql+psycopg://")
 
 
 def async_url(url: str) -> str:

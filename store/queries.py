@@ -20,7 +20,6 @@ from models.payload import delivery_id_for
 from models.runs import MatchedWebhook, MatchResult
 from models.tables import (
     Delivery,
-    DeliveryStatus,
     Folder,
     FolderCreate,
     StoredEvent,
@@ -103,9 +102,7 @@ class Store:
             rows = await session.exec(
                 select(Delivery, Webhook)
                 .join(Webhook, col(Webhook.id) == col(Delivery.webhook_id), isouter=True)
-                .where(
-                    Delivery.workspace_id == event.workspace_id, Delivery.event_id == event.event_id
-                )
+                .where(Delivery.workspace_id == event.workspace_id, Delivery.event_id == event.event_id)
                 .order_by(col(Delivery.webhook_id))
             )
             result = MatchResult(
@@ -142,9 +139,7 @@ class Store:
 
     # --- the ledger ----------------------------------------------------------------------------
 
-    async def delivery_context(
-        self, workspace_id: str, event_id: str, webhook_id: str
-    ) -> DeliveryContext:
+    async def delivery_context(self, workspace_id: str, event_id: str, webhook_id: str) -> DeliveryContext:
         delivery_id = delivery_id_for(workspace_id, event_id, webhook_id)
         async with self.session() as session:
             row = (
@@ -166,9 +161,7 @@ class Store:
 
     async def update_delivery(self, delivery_id: str, **values: Any) -> None:
         async with self.session() as session:
-            await session.exec(
-                update(Delivery).where(col(Delivery.id) == delivery_id).values(**values)
-            )  # type: ignore[call-overload]
+            await session.exec(update(Delivery).where(col(Delivery.id) == delivery_id).values(**values))
             await session.commit()
 
     async def deliveries_of_event(self, workspace_id: str, event_id: str) -> Sequence[Delivery]:
@@ -214,13 +207,9 @@ class Store:
         if enabled is not None:
             query = query.where(Webhook.enabled == enabled)
         async with self.session() as session:
-            return (
-                await session.exec(query.order_by(col(Webhook.created_at), col(Webhook.id)))
-            ).all()
+            return (await session.exec(query.order_by(col(Webhook.created_at), col(Webhook.id)))).all()
 
-    async def set_enabled(
-        self, webhook_id: str, enabled: bool, reason: str | None = None
-    ) -> Webhook:
+    async def set_enabled(self, webhook_id: str, enabled: bool, reason: str | None = None) -> Webhook:
         """Turn a webhook on (clearing any reason it was turned off) or off (keeping the reason)."""
         async with self.session() as session:
             hook = await session.get(Webhook, webhook_id)
@@ -237,7 +226,7 @@ class Store:
 
     async def delete_webhook(self, webhook_id: str) -> None:
         async with self.session() as session:
-            result = await session.exec(delete(Webhook).where(col(Webhook.id) == webhook_id))  # type: ignore[call-overload]
+            result = await session.exec(delete(Webhook).where(col(Webhook.id) == webhook_id))
             await session.commit()
         if result.rowcount == 0:
             raise NotFound(f"no webhook {webhook_id}")

@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from core.config import Settings
-from devstack.receiver import Answer, Receiver
+from devstack.receiver import Answer, Received, Receiver
 from models import search_attributes as sa
 from models.events import FILTER_KEYS, PLATFORM_EVENT_TYPES
 from models.payload import delivery_id_for
@@ -45,9 +45,7 @@ async def send(client: Client, settings: Settings, event: dict[str, Any]) -> Eve
     return await handle.result()
 
 
-async def send_failing(
-    client: Client, settings: Settings, event: dict[str, Any]
-) -> ApplicationError:
+async def send_failing(client: Client, settings: Settings, event: dict[str, Any]) -> ApplicationError:
     with pytest.raises(WorkflowFailureError) as failure:
         await send(client, settings, event)
     assert isinstance(failure.value.cause, ApplicationError)
@@ -74,9 +72,7 @@ async def test_each_trigger_type_reaches_exactly_its_webhooks(
         for key in FILTER_KEYS.get(event_type, ()):
             value = SAMPLE_DATA[event_type][key]
             hooks.append(
-                await make_hook(
-                    store, receiver.url(f"/{slug}/same"), event_type, filter={key: value}
-                )
+                await make_hook(store, receiver.url(f"/{slug}/same"), event_type, filter={key: value})
             )
             await make_hook(
                 store, receiver.url(f"/{slug}/other"), event_type, filter={key: other_value(value)}
@@ -86,9 +82,7 @@ async def test_each_trigger_type_reaches_exactly_its_webhooks(
         await store.set_enabled(off.id, False)
         await make_hook(store, receiver.url(f"/{slug}/ws-b"), event_type, workspace="ws_other")
         expected[event_type] = wanted
-        secrets.update(
-            {receiver.url(h.url.split(str(receiver.port), 1)[1]): h.secret for h in hooks}
-        )
+        secrets.update({receiver.url(h.url.split(str(receiver.port), 1)[1]): h.secret for h in hooks})
 
     events = {t: new_event(t) for t in PLATFORM_EVENT_TYPES}
     outcomes = await asyncio.gather(*(send(client, settings, e) for e in events.values()))
@@ -101,18 +95,14 @@ async def test_each_trigger_type_reaches_exactly_its_webhooks(
         event_type = request.json()["type"]
         assert request.path in expected[event_type]
         event = events[event_type]
-        verified = Verifier(secrets[receiver.url(request.path)]).verify(
-            request.body, request.headers
-        )
+        verified = Verifier(secrets[receiver.url(request.path)]).verify(request.body, request.headers)
         assert verified["data"]["contact"] == event["contact"]
         assert verified["data"]["event"] == event["data"]
         assert verified["data"]["event_id"] == event["event_id"]
         assert verified["data"]["workspace_id"] == "ws_acme"
         assert verified["timestamp"] == event["occurred_at"]
         hook_id = verified["data"]["webhook"]["id"]
-        assert request.headers["webhook-id"] == delivery_id_for(
-            "ws_acme", event["event_id"], hook_id
-        )
+        assert request.headers["webhook-id"] == delivery_id_for("ws_acme", event["event_id"], hook_id)
         assert request.headers["content-type"] == "application/json"
         assert request.headers["user-agent"].startswith("chatbot-webhooks/")
 
@@ -209,10 +199,13 @@ async def test_a_webhook_turned_off_before_its_attempt_gets_nothing(
 ) -> None:
     hook = await make_hook(store, receiver.url("/toggle"))
     receiver.script("/toggle", [Answer(500)])
-    receiver.on_request = lambda _: asyncio.run_coroutine_threadsafe(
-        store.set_enabled(hook.id, False, reason="turned off by a test"), loop
-    ).result()
     loop = asyncio.get_running_loop()
+
+    def turn_off(_: Received) -> None:
+        turned_off = store.set_enabled(hook.id, False, reason="turned off by a test")
+        asyncio.run_coroutine_threadsafe(turned_off, loop).result()
+
+    receiver.on_request = turn_off
 
     outcome = await send(client, settings, new_event())
 
@@ -238,9 +231,7 @@ async def test_a_failed_workflow_names_the_webhook_and_a_reset_resends_only_that
     assert described.typed_search_attributes.get(sa.FAILED_WEBHOOK_IDS) == [bad.id]
 
     new_run = await reset_to_first_task(client, handle.id)
-    outcome = await client.get_workflow_handle(
-        handle.id, run_id=new_run, result_type=EventOutcome
-    ).result()
+    outcome = await client.get_workflow_handle(handle.id, run_id=new_run, result_type=EventOutcome).result()
 
     assert len(receiver.at("/good")) == 1
     assert len(receiver.at("/bad")) == 2 + len(settings.retry_schedule)
@@ -251,19 +242,17 @@ async def test_a_failed_workflow_names_the_webhook_and_a_reset_resends_only_that
 
 
 async def reset_to_first_task(client: Client, workflow_id: str) -> str:
+    from temporalio.api.common.v1 import WorkflowExecution
     from temporalio.api.enums.v1 import EventType
     from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 
     handle = client.get_workflow_handle(workflow_id)
-    first_task = [
-        e.event_id
-        async for e in handle.fetch_history_events()
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-    ][0]
+    completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    first_task = min([e.event_id async for e in handle.fetch_history_events() if e.event_type == completed])
     response = await client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(
             namespace=client.namespace,
-            workflow_execution={"workflow_id": workflow_id},
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
             reason="test: re-send what failed",
             workflow_task_finish_event_id=first_task,
             request_id=str(uuid.uuid4()),
@@ -289,9 +278,7 @@ async def test_a_raw_start_with_malformed_input_fails_at_once_naming_the_field(
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import Client as PlainClient
 
-    plain = await PlainClient.connect(
-        client.service_client.config.target_host, namespace=client.namespace
-    )
+    plain = await PlainClient.connect(client.service_client.config.target_host, namespace=client.namespace)
     event = new_event()
     mutate(event)
     handle = await plain.start_workflow(
@@ -315,9 +302,7 @@ async def test_a_raw_start_with_valid_json_is_delivered(
     from temporalio.client import Client as PlainClient
 
     await make_hook(store, receiver.url("/raw"))
-    plain = await PlainClient.connect(
-        client.service_client.config.target_host, namespace=client.namespace
-    )
+    plain = await PlainClient.connect(client.service_client.config.target_host, namespace=client.namespace)
     event = new_event()
     handle = await plain.start_workflow(
         "TriggerEventWorkflow",

@@ -39,7 +39,13 @@ def hook(url: str) -> WebhookCreate:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:9/x", "http://localhost/x", "http://10.0.0.8/x", "http://[::1]/x", "http://169.254.169.254/latest"],
+    [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "http://10.0.0.8/x",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest",
+    ],
 )
 async def test_creation_refuses_a_private_target_unless_allowed(store: Store, url: str) -> None:
     with pytest.raises(Refused, match="non-public address"):

@@ -177,9 +177,13 @@ def test_filters_are_exact() -> None:
 def test_webhook_filters_must_fit_the_trigger(event_type: str) -> None:
     keys = FILTER_KEYS.get(event_type, ())
     for key in keys:
-        WebhookCreate(workspace_id="ws", name="n", event_type=event_type, url="https://x.io", filter={key: "v"})
+        WebhookCreate(
+            workspace_id="ws", name="n", event_type=event_type, url="https://x.io", filter={key: "v"}
+        )
     with pytest.raises(ValidationError, match="does not fit"):
-        WebhookCreate(workspace_id="ws", name="n", event_type=event_type, url="https://x.io", filter={"nope": "v"})
+        WebhookCreate(
+            workspace_id="ws", name="n", event_type=event_type, url="https://x.io", filter={"nope": "v"}
+        )
 
 
 # --- webhook shape rules --------------------------------------------------------------------------
@@ -278,7 +282,10 @@ def test_a_missing_data_field_is_named(event_type: str, key: str) -> None:
         (lambda e: e.pop("workspace_id"), "workspace_id: field required"),
         (lambda e: e.update(event_id=""), "event_id: String should have at least 1 character"),
         (lambda e: e.update(event_id="a b"), "event_id: String should match pattern"),
-        (lambda e: e.update(occurred_at="2026-11-24T10:00:00"), "occurred_at: Input should have timezone info"),
+        (
+            lambda e: e.update(occurred_at="2026-11-24T10:00:00"),
+            "occurred_at: Input should have timezone info",
+        ),
         (lambda e: e["contact"].update(channel="Messenger"), "contact.channel: String should match pattern"),
         (lambda e: e["data"].update(to="robot"), "data.to: Input should be 'human' or 'bot'"),
     ],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -89,9 +90,7 @@ class TriggerEventWorkflow:
     def outcomes(self) -> list[DeliveryOutcome]:
         return list(self._outcomes.values())
 
-    async def _deliver(
-        self, event: TriggerEvent, hook: MatchedWebhook, matches: MatchResult
-    ) -> None:
+    async def _deliver(self, event: TriggerEvent, hook: MatchedWebhook, matches: MatchResult) -> None:
         try:
             self._outcomes[hook.webhook_id] = await workflow.execute_activity_method(
                 DeliveryActivities.deliver,
@@ -112,8 +111,8 @@ class TriggerEventWorkflow:
         """Search attributes the starter could not know (the matches), and those a start from
         another SDK may have left out."""
         present = workflow.info().typed_search_attributes
-        updates: list[SearchAttributeUpdate[object]] = [
-            key.value_set(value)  # type: ignore[misc]
+        updates: list[SearchAttributeUpdate[Any]] = [
+            key.value_set(value)
             for key, value in (
                 (sa.EVENT_TYPE, event.type),
                 (sa.WORKSPACE_ID, event.workspace_id),
@@ -121,7 +120,7 @@ class TriggerEventWorkflow:
             )
             if present.get(key) is None
         ]
-        updates.append(sa.WEBHOOK_IDS.value_set([h.webhook_id for h in matches.webhooks]))  # type: ignore[arg-type]
+        updates.append(sa.WEBHOOK_IDS.value_set([h.webhook_id for h in matches.webhooks]))
         workflow.upsert_search_attributes(updates)
 
     def _show_progress(self, event: TriggerEvent, matches: MatchResult) -> None:

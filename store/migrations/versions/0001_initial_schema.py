@@ -6,18 +6,17 @@ Create Date: 2026-11-25 08:52:06.271035
 
 """
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0001"
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -42,9 +41,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "workspace_id", "event_id", "webhook_id", name="uq_deliveries_event_hook"
-        ),
+        sa.UniqueConstraint("workspace_id", "event_id", "webhook_id", name="uq_deliveries_event_hook"),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_webhook", ["webhook_id", "created_at"], unique=False)
@@ -95,9 +92,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("webhooks", schema=None) as batch_op:
         batch_op.create_index("ix_webhooks_folder", ["workspace_id", "folder_id"], unique=False)
-        batch_op.create_index(
-            "ix_webhooks_match", ["workspace_id", "event_type", "enabled"], unique=False
-        )
+        batch_op.create_index("ix_webhooks_match", ["workspace_id", "event_type", "enabled"], unique=False)
 
     # ### end Alembic commands ###
 
