@@ -37,6 +37,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the writer; busy_timeout queues writers instead of failing them.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL never corrupts; a power cut may lose the last commits, which a local store
+    # can afford (Temporal retries the attempt); PostgreSQL is the production store.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -46,7 +49,9 @@ def create_engine(url: str) -> AsyncEngine:
     ensure_sqlite_folder(url)
     target = async_url(url)
     if make_url(target).get_backend_name() == "sqlite":
-        engine = create_async_engine(target)
+        # One connection: SQLite takes one writer at a time anyway, and queueing in the pool is
+        # cheaper and fairer than writers sleeping in SQLite's busy handler.
+        engine = create_async_engine(target, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)
