@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import tempfile
 import time
 import uuid
@@ -44,9 +43,9 @@ IN_FLIGHT_STARTS = 50
 
 
 @activity.defn
-async def touch(started_ns: int) -> None:
+async def touch(workflow_id: str) -> None:
     """The reference's activity: note when it ran; no I/O."""
-    REFERENCE_SEEN[activity.info().workflow_id] = time.monotonic()
+    REFERENCE_SEEN[workflow_id] = time.monotonic()
 
 
 REFERENCE_SEEN: dict[str, float] = {}
@@ -55,13 +54,15 @@ REFERENCE_SEEN: dict[str, float] = {}
 @workflow.defn(sandboxed=False)
 class ReferenceWorkflow:
     @workflow.run
-    async def run(self, started_ns: int) -> None:
-        await workflow.execute_activity(touch, started_ns, start_to_close_timeout=timedelta(seconds=30))
+    async def run(self) -> None:
+        await workflow.execute_activity(
+            touch, workflow.info().workflow_id, start_to_close_timeout=timedelta(seconds=30)
+        )
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def drive(start: Callable[[int], Awaitable[Any]], events: int, rate: float | None) -> float:
@@ -93,7 +94,7 @@ async def reference(client: Client, events: int, rate: float | None) -> dict[str
     async def start(i: int) -> Any:
         wid = f"ref-{queue}-{i}"
         started[wid] = time.monotonic()
-        return await client.start_workflow(ReferenceWorkflow.run, 0, id=wid, task_queue=queue)
+        return await client.start_workflow(ReferenceWorkflow.run, id=wid, task_queue=queue)
 
     async with Worker(client, task_queue=queue, workflows=[ReferenceWorkflow], activities=[touch]):
         elapsed = await drive(start, events, rate)
