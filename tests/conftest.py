@@ -16,10 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.config import Settings
-from core.temporal import data_converter
 from devstack.receiver import Receiver
-from devstack.stack import temporal_binary
-from models import search_attributes as sa
+from devstack.stack import ephemeral_environment
 from store.migrate import upgrade
 from store.queries import Store
 from worker import build_worker
@@ -49,12 +47,7 @@ def pytest_report_header() -> str:
 
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=data_converter,
-        search_attributes=sa.ALL,
-        dev_server_log_level="error",
-    ) as env:
+    async with await ephemeral_environment() as env:
         yield env
 
 

@@ -21,7 +21,7 @@ from models.payload import delivery_id_for
 from models.runs import EventOutcome
 from models.samples import SAMPLE_DATA, sample_event
 from models.tables import DeliveryStatus, Webhook, WebhookCreate
-from starter import publish
+from starter import InvalidEvent, publish
 from store.queries import Store
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -313,3 +313,18 @@ async def test_a_raw_start_with_valid_json_is_delivered(
     result = await handle.result()
     assert result["delivered"] == 1
     assert json.loads(receiver.at("/raw")[0].body)["data"]["event_id"] == event["event_id"]
+
+
+async def test_publish_refuses_a_malformed_event_and_starts_nothing(
+    client: Client, settings: Settings
+) -> None:
+    from temporalio.service import RPCError
+
+    event = new_event("conversation.assigned")
+    del event["data"]["agent_id"]
+
+    with pytest.raises(InvalidEvent, match=r"invalid event: data\.agent_id: field required"):
+        await publish(client, event, task_queue=settings.task_queue)
+
+    with pytest.raises(RPCError, match="not found"):
+        await client.get_workflow_handle(f"event-ws_acme-{event['event_id']}").describe()
