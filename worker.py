@@ -41,16 +41,12 @@ SANDBOX = SandboxedWorkflowRunner(
 
 
 @asynccontextmanager
-async def build_worker(
-    client: Client, settings: Settings, store: Store | None = None
-) -> AsyncIterator[Worker]:
+async def build_worker(client: Client, settings: Settings, store: Store | None = None) -> AsyncIterator[Worker]:
     """A worker for the configured task queue, with its store and HTTP client, closed on exit."""
     own_store = store is None
     store = store or Store.from_url(settings.database_url)
     timeout = settings.request_timeout
-    async with http_client(
-        allow_private=settings.allow_private_urls, timeout=timeout.total_seconds()
-    ) as http:
+    async with http_client(allow_private=settings.allow_private_urls, timeout=timeout.total_seconds()) as http:
         delivery = DeliveryActivities(store, http, schedule=settings.retry_schedule, request_timeout=timeout)
         matching = MatchingActivities(store, attempt_timeout=timeout + ATTEMPT_MARGIN)
         try:

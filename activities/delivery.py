@@ -14,6 +14,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.errors import NotFound
 from core.netguard import UnsafeAddressError
 from core.outcome import Verdict, classify
 from core.schedule import parse_retry_after, retry_delay
@@ -21,7 +22,7 @@ from core.signing import signature_headers
 from models.payload import delivery_body
 from models.runs import DeliveryInput, DeliveryOutcome
 from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
-from store.queries import NotFound, Store
+from store.queries import Store
 
 USER_AGENT = f"chatbot-webhooks/{version('chatbot-webhooks')}"
 EXCERPT_BYTES = 1024
@@ -69,9 +70,7 @@ class DeliveryActivities:
             return outcome(ledger, DeliveryStatus.DELIVERED, "delivered earlier; not sent again")
         if hook is None or not hook.enabled:
             detail = (
-                "webhook deleted"
-                if hook is None
-                else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
+                "webhook deleted" if hook is None else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
             )
             await self.store.update_delivery(ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail)
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
@@ -82,6 +81,7 @@ class DeliveryActivities:
 
     async def _post(self, hook: Webhook, delivery_id: str, body: bytes) -> Attempt:
         headers = {
+            **hook.headers,
             **signature_headers(signing_secrets(hook), delivery_id, int(time.time()), body),
             "content-type": "application/json",
             "user-agent": USER_AGENT,

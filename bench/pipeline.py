@@ -29,6 +29,7 @@ from devstack.receiver import Receiver
 from devstack.stack import ephemeral_environment
 from models.samples import sample_event
 from models.tables import WebhookCreate
+from services.webhooks import create_webhook
 from starter import publish
 from store.migrate import upgrade
 from store.queries import Store
@@ -98,9 +99,7 @@ async def reference(client: Client, events: int, rate: float | None) -> dict[str
     return {"per_s": events / elapsed} | latency([(REFERENCE_SEEN[w] - started[w]) * 1000 for w in started])
 
 
-async def pipeline(
-    client: Client, events: int, fan_out: int, workdir: Path, rate: float | None
-) -> dict[str, float]:
+async def pipeline(client: Client, events: int, fan_out: int, workdir: Path, rate: float | None) -> dict[str, float]:
     run = f"bench-{fan_out}-{uuid.uuid4().hex[:6]}"
     url = f"sqlite:///{workdir / f'{run}.db'}"
     upgrade(url)
@@ -110,14 +109,8 @@ async def pipeline(
     )
     with Receiver() as receiver:
         for i in range(fan_out):
-            await store.create_webhook(
-                WebhookCreate(
-                    workspace_id="ws_bench",
-                    name=f"hook {i}",
-                    event_type="tag.applied",
-                    url=receiver.url(f"/{i}"),
-                )
-            )
+            create = WebhookCreate(name=f"hook {i}", event_type="tag.applied", url=receiver.url(f"/{i}"))
+            await create_webhook(store, "ws_bench", create, allow_private=True)
         started: dict[str, float] = {}
 
         async def send(i: int) -> Any:

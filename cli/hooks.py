@@ -1,34 +1,51 @@
-"""`webhooks hook ...` and `webhooks folder ...`: the Webhooks page, from a terminal, on the store."""
+"""`webhooks hook|folder|deliveries|key ...`: the Webhooks page from a terminal, on the same
+services as the API. The command line acts as an operator: on any workspace, without a key."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 
-from cli.output import JsonOption, emit, explain, fail, table
+from cli.output import JsonOption, emit, fail, table
 from core.config import Settings
+from core.errors import ServiceError
+from core.temporal import connect, workflow_url
+from models.events import describe_validation_error
 from models.tables import (
+    ApiKeyPublic,
+    DeliveryPublic,
+    DeliveryStatus,
     FolderCreate,
     FolderPublic,
     Webhook,
     WebhookCreate,
     WebhookPublic,
+    WebhookUpdate,
     WebhookWithSecret,
 )
-from services.webhooks import Refused, create_webhook
-from store.queries import NotFound, Store
+from services import access, deliveries
+from services import webhooks as service
+from store.queries import Store
 
 T = TypeVar("T")
 
-hook_app = typer.Typer(help="Create, list, show, turn on or off and delete webhooks.", no_args_is_help=True)
+hook_app = typer.Typer(
+    help="Webhooks: create, list, change, turn on or off, test, rotate, delete.", no_args_is_help=True
+)
 folder_app = typer.Typer(help="Folders that group webhooks on the Webhooks page.", no_args_is_help=True)
+deliveries_app = typer.Typer(help="The delivery log of a webhook, from the ledger.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
 
 Workspace = Annotated[str, typer.Option("--workspace", "-w", help="The workspace (bot / page) id.")]
 HookId = Annotated[str, typer.Argument(help="The webhook's id (wh_...).")]
+FolderId = Annotated[str, typer.Argument(help="The folder's id (fld_...).")]
+Filters = Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE narrowing the trigger, e.g. tag=VIP.")]
+Headers = Annotated[list[str] | None, typer.Option("--header", help="NAME=VALUE sent with every delivery.")]
 
 
 def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
@@ -43,29 +60,44 @@ def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (ValidationError, Refused, NotFound, ValueError) as err:
-        fail(explain(err))
+    except ServiceError as err:
+        fail(str(err))
+    except ValidationError as err:
+        fail(describe_validation_error(err))
 
 
-def parse_filters(filters: list[str]) -> dict[str, str]:
+def pairs(option: str, items: list[str] | None) -> dict[str, str]:
     parsed: dict[str, str] = {}
-    for item in filters:
+    for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            fail(f"--filter {item!r}: expected KEY=VALUE, e.g. --filter tag='Order Closed'")
+            fail(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} tag='Order Closed'")
         parsed[key.strip()] = value
     return parsed
 
 
-def show_hook(hook: Webhook, with_secret: bool = False) -> None:
+def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
     state = "on" if hook.enabled else f"off ({hook.disabled_reason})" if hook.disabled_reason else "off"
     typer.echo(f"{hook.id}  {hook.name}")
     typer.echo(f"  workspace  {hook.workspace_id}" + (f"  folder {hook.folder_id}" if hook.folder_id else ""))
     typer.echo(f"  when       {hook.event_type}" + "".join(f"  {k}={v!r}" for k, v in hook.filter.items()))
     typer.echo(f"  url        {hook.url}")
+    for name, value in hook.headers.items():
+        typer.echo(f"  header     {name}: {value}")
     typer.echo(f"  state      {state}")
-    if with_secret:
-        typer.echo(f"  secret     {hook.secret}")
+    if secret:
+        typer.echo(f"  secret     {secret}")
+
+
+def public(hook: Webhook) -> WebhookPublic:
+    return WebhookPublic.model_validate(hook, from_attributes=True)
+
+
+async def workspace_of(store: Store, webhook_id: str) -> str:
+    return (await store.get_webhook(webhook_id)).workspace_id
+
+
+# --- hooks ---------------------------------------------------------------------------------------
 
 
 @hook_app.command("create")
@@ -74,23 +106,25 @@ def hook_create(
     name: Annotated[str, typer.Option(help="Shown on the Webhooks page and sent in each delivery.")],
     event: Annotated[str, typer.Option(help="The trigger type, e.g. tag.applied.")],
     url: Annotated[str, typer.Option(help="Where deliveries are POSTed (http or https).")],
-    filter: Annotated[
-        list[str], typer.Option("--filter", help="KEY=VALUE narrowing the trigger, e.g. tag=VIP.")
-    ] = [],  # noqa: B006  (typer reads the default; it is never mutated)
+    filter: Filters = None,
+    header: Headers = None,
     folder: Annotated[str | None, typer.Option(help="The folder's id.")] = None,
     json_: bool = JsonOption,
 ) -> None:
-    """Create a webhook; prints it with its signing secret (shown only here)."""
+    """Create a webhook; prints it with its signing secret."""
+    values: dict[str, Any] = {"name": name, "event_type": event, "url": url, "folder_id": folder}
+    values |= {"filter": pairs("--filter", filter), "headers": pairs("--header", header)}
 
     async def work(store: Store) -> Webhook:
-        settings = Settings()
-        values = {"workspace_id": workspace, "name": name, "event_type": event, "url": url}
-        create = WebhookCreate.model_validate(values | {"filter": parse_filters(filter), "folder_id": folder})
-        return await create_webhook(store, create, allow_private=settings.allow_private_urls)
+        create = WebhookCreate.model_validate(values)
+        return await service.create_webhook(store, workspace, create, allow_private=Settings().allow_private_urls)
 
     hook = with_store(work)
-    created = WebhookWithSecret.model_validate(hook, from_attributes=True)
-    emit(created, json_, lambda: show_hook(hook, with_secret=True))
+    emit(
+        WebhookWithSecret.model_validate(hook, from_attributes=True),
+        json_,
+        lambda: show_hook(hook, hook.secret),
+    )
 
 
 @hook_app.command("list")
@@ -98,21 +132,17 @@ def hook_list(
     workspace: Workspace,
     folder: Annotated[str | None, typer.Option(help="Only this folder's webhooks.")] = None,
     event: Annotated[str | None, typer.Option(help="Only webhooks of this trigger type.")] = None,
-    enabled: Annotated[
-        bool | None, typer.Option("--enabled/--disabled", help="Only on, or only off.")
-    ] = None,
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled", help="Only on, or only off.")] = None,
     json_: bool = JsonOption,
 ) -> None:
-    """List a workspace's webhooks."""
-    hooks = with_store(
-        lambda s: s.list_webhooks(workspace, folder_id=folder, event_type=event, enabled=enabled)
-    )
-    public = [WebhookPublic.model_validate(h, from_attributes=True) for h in hooks]
+    """List a workspace's webhooks, oldest first."""
+    hooks = with_store(lambda s: s.list_webhooks(workspace, folder_id=folder, event_type=event, enabled=enabled))
+    shown = [public(h) for h in hooks]
     emit(
-        public,
+        shown,
         json_,
         lambda: table(
-            [(h.id, h.name, h.event_type, "on" if h.enabled else "off", h.url) for h in public],
+            [(h.id, h.name, h.event_type, "on" if h.enabled else "off", h.url) for h in shown],
             ["ID", "NAME", "TRIGGER", "STATE", "URL"],
         ),
     )
@@ -127,12 +157,50 @@ def hook_show(
     """Show one webhook."""
     hook = with_store(lambda s: s.get_webhook(hook_id))
     shown = (WebhookWithSecret if secret else WebhookPublic).model_validate(hook, from_attributes=True)
-    emit(shown, json_, lambda: show_hook(hook, with_secret=secret))
+    emit(shown, json_, lambda: show_hook(hook, hook.secret if secret else None))
+
+
+@hook_app.command("update")
+def hook_update(
+    hook_id: HookId,
+    name: Annotated[str | None, typer.Option()] = None,
+    event: Annotated[str | None, typer.Option(help="A new trigger type (its filter must fit it).")] = None,
+    url: Annotated[str | None, typer.Option()] = None,
+    filter: Annotated[
+        list[str] | None, typer.Option("--filter", help="Replaces the filter; --filter '' clears it.")
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", help="Replaces the headers; --header '' clears them.")
+    ] = None,
+    folder: Annotated[str | None, typer.Option(help="Move to this folder; '' for the top level.")] = None,
+    json_: bool = JsonOption,
+) -> None:
+    """Change a webhook; what is not given keeps its value."""
+    values: dict[str, Any] = {"name": name, "event_type": event, "url": url}
+    change = {k: v for k, v in values.items() if v is not None}
+    if filter is not None:
+        change["filter"] = pairs("--filter", [f for f in filter if f])
+    if header is not None:
+        change["headers"] = pairs("--header", [h for h in header if h])
+    if folder is not None:
+        change["folder_id"] = folder or None
+
+    async def work(store: Store) -> Webhook:
+        return await service.update_webhook(
+            store, await workspace_of(store, hook_id), hook_id, WebhookUpdate.model_validate(change),
+            allow_private=Settings().allow_private_urls,
+        )  # fmt: skip
+
+    hook = with_store(work)
+    emit(public(hook), json_, lambda: show_hook(hook))
 
 
 def toggle(hook_id: str, enabled: bool, reason: str | None, json_: bool) -> None:
-    hook = with_store(lambda s: s.set_enabled(hook_id, enabled, reason))
-    emit(WebhookPublic.model_validate(hook, from_attributes=True), json_, lambda: show_hook(hook))
+    async def work(store: Store) -> Webhook:
+        return await service.set_enabled(store, await workspace_of(store, hook_id), hook_id, enabled, reason)
+
+    hook = with_store(work)
+    emit(public(hook), json_, lambda: show_hook(hook))
 
 
 @hook_app.command("enable")
@@ -156,8 +224,84 @@ def hook_disable(
 @hook_app.command("delete")
 def hook_delete(hook_id: HookId, json_: bool = JsonOption) -> None:
     """Delete a webhook; its pending retries are skipped, its delivery log is kept."""
-    with_store(lambda s: s.delete_webhook(hook_id))
+
+    async def work(store: Store) -> None:
+        await service.delete_webhook(store, await workspace_of(store, hook_id), hook_id)
+
+    with_store(work)
     emit({"id": hook_id, "deleted": True}, json_, lambda: typer.echo(f"deleted {hook_id}"))
+
+
+@hook_app.command("rotate-secret")
+def hook_rotate_secret(
+    hook_id: HookId,
+    overlap_hours: Annotated[float, typer.Option(help="How long the old secret keeps signing too.")] = 24,
+    json_: bool = JsonOption,
+) -> None:
+    """Give a webhook a new signing secret; the old one signs beside it during the overlap."""
+
+    async def work(store: Store) -> Webhook:
+        workspace = await workspace_of(store, hook_id)
+        return await service.rotate_secret(store, workspace, hook_id, timedelta(hours=overlap_hours))
+
+    hook = with_store(work)
+    shown = {
+        "id": hook.id,
+        "secret": hook.secret,
+        "previous_secret_expires_at": hook.previous_secret_expires_at,
+    }
+    emit(
+        {**shown, "previous_secret_expires_at": str(hook.previous_secret_expires_at)},
+        json_,
+        lambda: typer.echo(f"new secret  {hook.secret}\nold secret signs too until {hook.previous_secret_expires_at}"),
+    )
+
+
+@hook_app.command("test")
+def hook_test(
+    hook_id: HookId,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until it is delivered or gave up.")] = False,
+    json_: bool = JsonOption,
+) -> None:
+    """Send a signed sample event of the webhook's trigger to it alone, marked as a test."""
+    settings = Settings()
+
+    async def work(store: Store) -> dict[str, Any]:
+        from temporalio.client import WorkflowFailureError
+
+        client = await connect()
+        workspace = await workspace_of(store, hook_id)
+        handle = await service.send_test(store, client, settings.task_queue, workspace, hook_id)
+        shown: dict[str, Any] = {
+            "workflow_id": handle.id,
+            "ui_url": workflow_url(settings.ui_url, client.namespace, handle.id),
+        }
+        if wait:
+            try:
+                shown["result"] = (await handle.result()).model_dump(mode="json")
+            except WorkflowFailureError as err:
+                shown["error"] = str(err.cause)
+        return shown
+
+    shown = with_store(work)
+
+    def human() -> None:
+        typer.echo(f"workflow  {shown['workflow_id']}\nui        {shown['ui_url']}")
+        for d in shown.get("result", {}).get("deliveries", []):
+            typer.echo(f"result    {d['status']} after {d['attempts']} attempt(s): {d['detail']}")
+        if "error" in shown:
+            typer.echo(f"failed    {shown['error']}")
+
+    emit(shown, json_, human)
+    if "error" in shown:
+        raise typer.Exit(1)
+
+
+# --- folders -------------------------------------------------------------------------------------
+
+
+def show_folder(folder: FolderPublic) -> None:
+    typer.echo(f"{folder.id}  {folder.name}")
 
 
 @folder_app.command("create")
@@ -167,16 +311,163 @@ def folder_create(
     json_: bool = JsonOption,
 ) -> None:
     """Create a folder."""
-    folder = with_store(lambda s: s.create_folder(FolderCreate(workspace_id=workspace, name=name)))
-    public = FolderPublic.model_validate(folder, from_attributes=True)
-    emit(public, json_, lambda: typer.echo(f"{public.id}  {public.name}"))
+    folder = with_store(lambda s: service.create_folder(s, workspace, FolderCreate(name=name)))
+    shown = FolderPublic.model_validate(folder, from_attributes=True)
+    emit(shown, json_, lambda: show_folder(shown))
 
 
 @folder_app.command("list")
 def folder_list(workspace: Workspace, json_: bool = JsonOption) -> None:
     """List a workspace's folders."""
     folders = [
-        FolderPublic.model_validate(f, from_attributes=True)
-        for f in with_store(lambda s: s.list_folders(workspace))
+        FolderPublic.model_validate(f, from_attributes=True) for f in with_store(lambda s: s.list_folders(workspace))
     ]
     emit(folders, json_, lambda: table([(f.id, f.name) for f in folders], ["ID", "NAME"]))
+
+
+@folder_app.command("rename")
+def folder_rename(
+    workspace: Workspace, folder_id: FolderId, name: Annotated[str, typer.Option()], json_: bool = JsonOption
+) -> None:
+    """Rename a folder."""
+    folder = with_store(lambda s: service.rename_folder(s, workspace, folder_id, FolderCreate(name=name)))
+    shown = FolderPublic.model_validate(folder, from_attributes=True)
+    emit(shown, json_, lambda: show_folder(shown))
+
+
+@folder_app.command("delete")
+def folder_delete(
+    workspace: Workspace,
+    folder_id: FolderId,
+    move_webhooks_out: Annotated[
+        bool, typer.Option("--move-webhooks-out", help="Move its webhooks to the top level first.")
+    ] = False,
+    json_: bool = JsonOption,
+) -> None:
+    """Delete a folder; one that holds webhooks only with --move-webhooks-out."""
+    moved = with_store(lambda s: service.delete_folder(s, workspace, folder_id, move_webhooks_out=move_webhooks_out))
+    emit(
+        {"id": folder_id, "deleted": True, "webhooks_moved_out": moved},
+        json_,
+        lambda: typer.echo(f"deleted {folder_id}" + (f"; {moved} webhook(s) moved to the top level" if moved else "")),
+    )
+
+
+# --- deliveries ----------------------------------------------------------------------------------
+
+
+@deliveries_app.command("list")
+def deliveries_list(
+    hook_id: HookId,
+    status: Annotated[DeliveryStatus | None, typer.Option(help="Only deliveries in this state.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    json_: bool = JsonOption,
+) -> None:
+    """A webhook's recent deliveries, newest first."""
+    settings = Settings()
+
+    async def work(store: Store) -> list[DeliveryPublic]:
+        namespace = (await connect(lazy=True)).namespace
+        workspace = await workspace_of(store, hook_id)
+        page = await deliveries.list_deliveries(
+            store, workspace, hook_id, ui_url=settings.ui_url, namespace=namespace, status=status, limit=limit
+        )
+        return page.items
+
+    shown = with_store(work)
+    emit(
+        shown,
+        json_,
+        lambda: table(
+            [
+                (
+                    d.id,
+                    d.event_id,
+                    d.status,
+                    d.attempts,
+                    d.last_status_code,
+                    f"{d.created_at:%Y-%m-%d %H:%M:%S}",
+                    d.last_error or "",
+                )
+                for d in shown
+            ],
+            ["DELIVERY", "EVENT", "STATUS", "ATTEMPTS", "HTTP", "CREATED (UTC)", "LAST ERROR"],
+        ),
+    )
+
+
+@deliveries_app.command("show")
+def deliveries_show(
+    delivery_id: Annotated[str, typer.Argument(help="The delivery's id (msg_..., the webhook-id header).")],
+    workspace: Workspace,
+    json_: bool = JsonOption,
+) -> None:
+    """One delivery in detail, with its workflow's link in the Temporal UI."""
+    settings = Settings()
+
+    async def work(store: Store) -> DeliveryPublic:
+        namespace = (await connect(lazy=True)).namespace
+        return await deliveries.get_delivery(store, workspace, delivery_id, ui_url=settings.ui_url, namespace=namespace)
+
+    shown = with_store(work)
+
+    def human() -> None:
+        for field, value in shown.model_dump().items():
+            typer.echo(f"{field:<18}{'' if value is None else value}")
+
+    emit(shown, json_, human)
+
+
+# --- API keys ------------------------------------------------------------------------------------
+
+
+@key_app.command("create")
+def key_create(
+    name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'platform backend'.")],
+    workspace: Annotated[str | None, typer.Option("--workspace", "-w", help="The workspace it acts on.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="A key for every workspace.")] = False,
+    json_: bool = JsonOption,
+) -> None:
+    """Create an API key; prints it once (only its hash is stored)."""
+    if admin == (workspace is not None):
+        fail("give either --workspace WS or --admin")
+    created = with_store(lambda s: access.create_key(s, workspace, name))
+    emit(
+        created,
+        json_,
+        lambda: typer.echo(f"{created.id}  {created.key}\n(shown once: only its hash is kept)"),
+    )
+
+
+@key_app.command("list")
+def key_list(
+    workspace: Annotated[str | None, typer.Option("--workspace", "-w")] = None, json_: bool = JsonOption
+) -> None:
+    """List API keys (never the keys themselves)."""
+    keys = [ApiKeyPublic.model_validate(k, from_attributes=True) for k in with_store(lambda s: s.list_keys(workspace))]
+    emit(
+        keys,
+        json_,
+        lambda: table(
+            [
+                (
+                    k.id,
+                    k.prefix + "...",
+                    k.workspace_id or "(admin)",
+                    k.name,
+                    "revoked" if k.revoked_at else "active",
+                )
+                for k in keys
+            ],
+            ["ID", "KEY", "WORKSPACE", "NAME", "STATE"],
+        ),
+    )
+
+
+@key_app.command("revoke")
+def key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")], json_: bool = JsonOption
+) -> None:
+    """Revoke an API key: it stops working at once."""
+    key = ApiKeyPublic.model_validate(with_store(lambda s: s.revoke_key(key_id)), from_attributes=True)
+    emit(key, json_, lambda: typer.echo(f"revoked {key.id}"))

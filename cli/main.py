@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from temporalio.client import WorkflowFailureError
 
-from cli.hooks import folder_app, hook_app
+from cli.hooks import deliveries_app, folder_app, hook_app, key_app
 from cli.output import JsonOption, emit, fail, to_jsonable
 from core.config import Settings
 from core.temporal import connect, register_search_attributes, workflow_url
@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 app.add_typer(hook_app, name="hook")
 app.add_typer(folder_app, name="folder")
+app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(key_app, name="key")
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -43,6 +45,19 @@ def worker() -> None:
     from worker import run_worker
 
     asyncio.run(run_worker(Settings()))
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
 
 
 @db_app.command("upgrade")
@@ -81,18 +96,14 @@ def example(
 
     if event_type not in EVENT_TYPES:
         fail(f"unknown event type {event_type!r}; expected one of {', '.join(EVENT_TYPES)}")
-    event = sample_event(
-        event_type, event_id=event_id or f"evt_{uuid.uuid4().hex[:12]}", workspace_id=workspace
-    )
+    event = sample_event(event_type, event_id=event_id or f"evt_{uuid.uuid4().hex[:12]}", workspace_id=workspace)
     typer.echo(json.dumps(event, indent=2))
 
 
 @app.command()
 def send(
     file: Annotated[str, typer.Argument(help="A JSON file with one event, or - for standard input.")],
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for the deliveries and print the result.")
-    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the deliveries and print the result.")] = False,
     json_: bool = JsonOption,
 ) -> None:
     """Publish a trigger event: starts its workflow (once per event id) and prints its id and UI link."""
@@ -132,9 +143,7 @@ def send(
                 f"{result['failed']} failed of {result['matched']} matched"
             )
             for d in result["deliveries"]:
-                typer.echo(
-                    f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}"
-                )
+                typer.echo(f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}")
         if "error" in shown:
             typer.echo(f"failed    {shown['error']}")
 

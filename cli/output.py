@@ -8,9 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import typer
-from pydantic import BaseModel, ValidationError
-
-from models.events import describe_validation_error
+from pydantic import BaseModel
 
 JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout and nothing else.")
 
@@ -40,9 +38,3 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
-
-
-def explain(err: Exception) -> str:
-    if isinstance(err, ValidationError):
-        return describe_validation_error(err)
-    return str(err).strip("'\"") if isinstance(err, LookupError) else str(err)

@@ -19,8 +19,7 @@ def sign(secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> st
     """The `webhook-signature` header: one `v1,` signature per secret, space-separated."""
     signed = f"{msg_id}.{timestamp}.".encode() + body
     return " ".join(
-        "v1," + base64.b64encode(hmac.new(secret_key(s), signed, hashlib.sha256).digest()).decode()
-        for s in secrets
+        "v1," + base64.b64encode(hmac.new(secret_key(s), signed, hashlib.sha256).digest()).decode() for s in secrets
     )
 
 

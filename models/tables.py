@@ -6,6 +6,7 @@ so the API, the command line and the activities all apply the same ones.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,7 +72,7 @@ class FolderBase(SQLModel):
 
 
 class FolderCreate(FolderBase):
-    workspace_id: str = Field(min_length=1, max_length=200)
+    pass
 
 
 class Folder(FolderBase, table=True):
@@ -99,11 +100,19 @@ class WebhookBase(SQLModel):
     filter: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     url: str = Field(max_length=MAX_URL_LENGTH)
     enabled: bool = True
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """Extra request headers sent with every delivery (an API key the receiver expects, say)."""
 
     @field_validator("name")
     @classmethod
     def _strip(cls, value: str) -> str:
         return strip_name(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        check_headers(value)
+        return value
 
     @field_validator("url")
     @classmethod
@@ -124,7 +133,19 @@ class WebhookBase(SQLModel):
 
 
 class WebhookCreate(WebhookBase):
-    workspace_id: str = Field(min_length=1, max_length=200, regex=r"^[A-Za-z0-9_.:@-]+$")
+    pass
+
+
+class WebhookUpdate(SQLModel):
+    """A partial change: fields left out keep their value; the result is checked as a whole."""
+
+    name: str | None = None
+    folder_id: str | None = None
+    event_type: str | None = None
+    filter: dict[str, str] | None = None
+    url: str | None = None
+    enabled: bool | None = None
+    headers: dict[str, str] | None = None
 
 
 class Webhook(WebhookBase, table=True):
@@ -132,6 +153,7 @@ class Webhook(WebhookBase, table=True):
     __table_args__ = (
         Index("ix_webhooks_match", "workspace_id", "event_type", "enabled"),
         Index("ix_webhooks_folder", "workspace_id", "folder_id"),
+        Index("ix_webhooks_list", "workspace_id", "created_at", "id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("wh"), primary_key=True, max_length=40)
@@ -153,6 +175,12 @@ class WebhookPublic(WebhookBase):
     disabled_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class WebhookPage(SQLModel):
+    items: list[WebhookPublic]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last one."""
 
 
 class WebhookWithSecret(WebhookPublic):
@@ -191,7 +219,7 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("workspace_id", "event_id", "webhook_id", name="uq_deliveries_event_hook"),
-        Index("ix_deliveries_webhook", "webhook_id", "created_at"),
+        Index("ix_deliveries_webhook", "webhook_id", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -201,9 +229,8 @@ class Delivery(SQLModel, table=True):
     webhook_id: str = Field(max_length=40)
     event_type: str = Field(max_length=64)
     workflow_id: str = Field(max_length=500)
-    status: DeliveryStatus = Field(
-        default=DeliveryStatus.PENDING, sa_column=Column(String(16), nullable=False)
-    )
+    is_test: bool = False
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_column=Column(String(16), nullable=False))
     attempts: int = 0
     last_status_code: int | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -213,6 +240,66 @@ class Delivery(SQLModel, table=True):
     last_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     next_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     delivered_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+
+
+class DeliveryPublic(SQLModel):
+    id: str
+    """Also the `webhook-id` header the receiver saw."""
+    webhook_id: str
+    event_id: str
+    event_type: str
+    is_test: bool
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    response_excerpt: str | None
+    latency_ms: float | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    workflow_id: str
+    workflow_url: str = ""
+    """The event's workflow in the Temporal UI."""
+
+
+class DeliveryPage(SQLModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer key, stored as its SHA-256: the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: str = Field(default_factory=lambda: new_id("key"), primary_key=True, max_length=40)
+    workspace_id: str | None = Field(default=None, max_length=200)
+    """None for an admin key, which may act on every workspace."""
+    name: str = Field(max_length=200)
+    prefix: str = Field(max_length=16)
+    """The key's first characters, to tell keys apart in a list."""
+    hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+    revoked_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+
+
+class ApiKeyPublic(SQLModel):
+    id: str
+    workspace_id: str | None
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str
+    """The bearer key itself: shown only here."""
 
 
 # --- rules without I/O --------------------------------------------------------------------------
@@ -248,6 +335,30 @@ def check_url_form(url: str) -> str:
     except ValueError:
         raise ValueError("URL has an invalid port") from None
     return url
+
+
+RESERVED_HEADERS = frozenset(
+    {
+        "content-type", "content-length", "content-encoding", "transfer-encoding", "host",
+        "connection", "user-agent", "accept-encoding", "webhook-id", "webhook-timestamp",
+        "webhook-signature",
+    }
+)  # fmt: skip
+MAX_HEADERS = 20
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+
+
+def check_headers(headers: dict[str, str]) -> None:
+    """Custom headers: a few, well-formed, and none that the pipeline sets itself."""
+    if len(headers) > MAX_HEADERS:
+        raise ValueError(f"at most {MAX_HEADERS} custom headers")
+    for name, value in headers.items():
+        if not _TOKEN.match(name):
+            raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"header {name!r} is set by the pipeline and cannot be overridden")
+        if not isinstance(value, str) or len(value) > 1000 or any(c in value for c in "\r\n\0"):
+            raise ValueError(f"header {name!r}: value must be at most 1000 characters, on one line")
 
 
 def check_filter(event_type: str, filter_: dict[str, str]) -> None:

@@ -1,24 +1,42 @@
-"""Creating and changing webhooks: the rules that need I/O, on top of the models' shape rules.
-
-The command line (and the API) call these, so every face applies the same rules.
-"""
+"""Webhooks and folders: the rules that need the store or the network, on top of the models'
+shape rules. The API and the command line both call these, so every face applies the same rules."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowHandle
+
+from core.errors import Conflict, Refused
 from core.netguard import UnsafeAddressError, check_host
-from models.tables import Webhook, WebhookCreate
+from models.events import describe_validation_error
+from models.runs import EventOutcome
+from models.samples import sample_event
+from models.tables import (
+    Folder,
+    FolderCreate,
+    Webhook,
+    WebhookCreate,
+    WebhookPage,
+    WebhookPublic,
+    WebhookUpdate,
+    new_secret,
+    utcnow,
+)
+from starter import publish
 from store.queries import Store
 
-
-class Refused(ValueError):
-    """A request that breaks a rule; the message says which, and the field."""
+DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
+MAX_PAGE = 200
 
 
 async def check_url_target(url: str, *, allow_private: bool) -> None:
     """Refuse a URL whose host resolves to a loopback, private, link-local or reserved address.
-    Deliveries check again on the address they dial, so DNS changes later cannot get around it."""
+    Deliveries check again on the address they dial, so a later DNS change cannot get around it."""
     if allow_private:
         return
     parts = urlsplit(url)
@@ -26,9 +44,144 @@ async def check_url_target(url: str, *, allow_private: bool) -> None:
     try:
         await check_host(parts.hostname or "", port)
     except UnsafeAddressError as err:
-        raise Refused(f"url: {err}") from None
+        raise Refused(str(err), "url") from None
 
 
-async def create_webhook(store: Store, create: WebhookCreate, *, allow_private: bool) -> Webhook:
+async def _check_placement(store: Store, workspace_id: str, hook: WebhookCreate, except_id: str | None) -> None:
+    if hook.folder_id is not None:
+        await store.get_folder(hook.folder_id, workspace_id)
+    if await store.webhook_name_taken(workspace_id, hook.folder_id, hook.name, except_id):
+        where = "this folder" if hook.folder_id else "the workspace's top level"
+        raise Conflict(f"a webhook named {hook.name!r} already exists in {where}", "name")
+
+
+async def create_webhook(store: Store, workspace_id: str, create: WebhookCreate, *, allow_private: bool) -> Webhook:
+    await _check_placement(store, workspace_id, create, None)
     await check_url_target(create.url, allow_private=allow_private)
-    return await store.create_webhook(create)
+    hook = Webhook.model_validate(create, update={"workspace_id": workspace_id})
+    await store.add(hook)
+    return hook
+
+
+async def update_webhook(
+    store: Store, workspace_id: str, webhook_id: str, change: WebhookUpdate, *, allow_private: bool
+) -> Webhook:
+    """Apply a partial change, checked as a whole (a new trigger must fit the filter, and so on)."""
+    hook = await store.get_webhook(webhook_id, workspace_id)
+    changed = change.model_dump(exclude_unset=True)
+    if "enabled" in changed and changed["enabled"] is None:
+        raise Refused("must be true or false", "enabled")
+    current = WebhookCreate.model_validate(hook, from_attributes=True).model_dump()
+    merged = validated(WebhookCreate, current | changed)
+    await _check_placement(store, workspace_id, merged, hook.id)
+    if merged.url != hook.url:
+        await check_url_target(merged.url, allow_private=allow_private)
+    if merged.enabled != hook.enabled:
+        hook.disabled_reason = None if merged.enabled else "turned off by a user"
+        hook.disabled_at = None if merged.enabled else utcnow()
+    for field, value in merged.model_dump().items():
+        setattr(hook, field, value)
+    return await store.save_webhook(hook)
+
+
+async def set_enabled(store: Store, workspace_id: str, webhook_id: str, enabled: bool, reason: str | None) -> Webhook:
+    await store.get_webhook(webhook_id, workspace_id)
+    return await store.set_enabled(webhook_id, enabled, None if enabled else reason or "turned off by a user")
+
+
+async def delete_webhook(store: Store, workspace_id: str, webhook_id: str) -> None:
+    await store.get_webhook(webhook_id, workspace_id)
+    await store.delete_webhook(webhook_id)
+
+
+async def rotate_secret(
+    store: Store, workspace_id: str, webhook_id: str, overlap: timedelta = DEFAULT_ROTATION_OVERLAP
+) -> Webhook:
+    """A new secret signs from now on; the old one keeps signing beside it for `overlap`, so
+    receivers can switch without missing a delivery."""
+    if overlap < timedelta(0) or overlap > timedelta(days=7):
+        raise Refused("must be between 0 and 168 hours", "overlap_hours")
+    hook = await store.get_webhook(webhook_id, workspace_id)
+    hook.previous_secret, hook.secret = hook.secret, new_secret()
+    hook.previous_secret_expires_at = utcnow() + overlap
+    return await store.save_webhook(hook)
+
+
+async def list_webhooks(
+    store: Store,
+    workspace_id: str,
+    *,
+    folder_id: str | None = None,
+    event_type: str | None = None,
+    enabled: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> WebhookPage:
+    if not 1 <= limit <= MAX_PAGE:
+        raise Refused(f"must be between 1 and {MAX_PAGE}", "limit")
+    rows = await store.list_webhooks(
+        workspace_id,
+        folder_id=folder_id,
+        event_type=event_type,
+        enabled=enabled,
+        after=cursor,
+        limit=limit + 1,
+    )
+    items = [WebhookPublic.model_validate(h, from_attributes=True) for h in rows[:limit]]
+    return WebhookPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+async def send_test(
+    store: Store, client: Client, task_queue: str, workspace_id: str, webhook_id: str
+) -> WorkflowHandle[Any, EventOutcome]:
+    """A signed sample of the webhook's trigger, through the same workflow as every event, to this
+    webhook only, marked `"test": true`. Its data fits the webhook's filter."""
+    hook = await store.get_webhook(webhook_id, workspace_id)
+    event = sample_event(hook.event_type, event_id=f"test_{uuid.uuid4().hex[:16]}", workspace_id=workspace_id)
+    event["contact"]["id"] = "c_test"
+    event["data"].update(hook.filter)
+    event["test_webhook_id"] = hook.id
+    return await publish(client, event, task_queue=task_queue)
+
+
+# --- folders -------------------------------------------------------------------------------------
+
+
+async def create_folder(store: Store, workspace_id: str, create: FolderCreate) -> Folder:
+    if await store.folder_name_taken(workspace_id, create.name):
+        raise Conflict(f"a folder named {create.name!r} already exists", "name")
+    folder = Folder.model_validate(create, update={"workspace_id": workspace_id})
+    await store.add(folder)
+    return folder
+
+
+async def rename_folder(store: Store, workspace_id: str, folder_id: str, change: FolderCreate) -> Folder:
+    folder = await store.get_folder(folder_id, workspace_id)
+    if await store.folder_name_taken(workspace_id, change.name, except_id=folder.id):
+        raise Conflict(f"a folder named {change.name!r} already exists", "name")
+    folder.name = change.name
+    await store.add(folder)
+    return folder
+
+
+async def delete_folder(store: Store, workspace_id: str, folder_id: str, *, move_webhooks_out: bool) -> int:
+    """Delete a folder. One that holds webhooks is refused unless they are moved out (to the top
+    level) with it; returns how many were moved."""
+    folder = await store.get_folder(folder_id, workspace_id)
+    held = await store.delete_folder(folder, move_webhooks_out=move_webhooks_out)
+    if held and not move_webhooks_out:
+        raise Conflict(
+            f"folder {folder.name!r} holds {held} webhook(s); move them out first, "
+            "or ask to move them out with it (move_webhooks_out)",
+            "folder_id",
+        )
+    return held
+
+
+def validated(model: type[WebhookCreate], values: dict[str, Any]) -> WebhookCreate:
+    try:
+        return model.model_validate(values)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        raise Refused(describe_validation_error(err), field) from None

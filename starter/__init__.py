@@ -39,9 +39,7 @@ async def publish(
     Raises `InvalidEvent`, naming the field, for an event that does not fit the contract.
     """
     parsed = (
-        event
-        if isinstance(event, EventBase)
-        else parse_event(dict(event) if isinstance(event, Mapping) else event)
+        event if isinstance(event, EventBase) else parse_event(dict(event) if isinstance(event, Mapping) else event)
     )
     workflow_id = workflow_id_for(parsed.workspace_id, parsed.event_id)
     try:

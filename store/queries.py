@@ -8,30 +8,27 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.errors import NotFound
 from core.matching import filter_admits
 from models.events import TriggerEvent
 from models.payload import delivery_id_for
 from models.runs import MatchedWebhook, MatchResult
 from models.tables import (
+    ApiKey,
     Delivery,
+    DeliveryStatus,
     Folder,
-    FolderCreate,
     StoredEvent,
     Webhook,
-    WebhookCreate,
     utcnow,
 )
 from store.db import create_engine
-
-
-class NotFound(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -89,6 +86,7 @@ class Store:
                             webhook_id=hook.id,
                             event_type=event.type,
                             workflow_id=workflow_id,
+                            is_test=event.test_webhook_id is not None,
                         )
                         for hook in hooks
                     )
@@ -125,14 +123,13 @@ class Store:
 
     @staticmethod
     async def _matching_webhooks(session: AsyncSession, event: TriggerEvent) -> list[Webhook]:
+        query = select(Webhook).where(Webhook.workspace_id == event.workspace_id)
+        if event.test_webhook_id is not None:
+            # A test goes to its one webhook; the attempt still skips it if it is turned off.
+            query = query.where(Webhook.id == event.test_webhook_id)
+            return list((await session.exec(query)).all())
         candidates = await session.exec(
-            select(Webhook)
-            .where(
-                Webhook.workspace_id == event.workspace_id,
-                Webhook.event_type == event.type,
-                col(Webhook.enabled).is_(True),
-            )
-            .order_by(col(Webhook.id))
+            query.where(Webhook.event_type == event.type, col(Webhook.enabled).is_(True)).order_by(col(Webhook.id))
         )
         data = event.data.model_dump(mode="json")
         return [hook for hook in candidates.all() if filter_admits(hook.filter, data)]
@@ -175,20 +172,21 @@ class Store:
 
     # --- webhooks ------------------------------------------------------------------------------
 
-    async def create_webhook(self, create: WebhookCreate) -> Webhook:
+    async def add(self, row: Webhook | Folder | ApiKey) -> None:
         async with self.session() as session:
-            if create.folder_id is not None:
-                await self._folder_in(session, create.workspace_id, create.folder_id)
-            hook = Webhook.model_validate(create)
-            session.add(hook)
+            session.add(row)
             await session.commit()
-            return hook
+
+    async def save_webhook(self, hook: Webhook) -> Webhook:
+        hook.updated_at = utcnow()
+        await self.add(hook)
+        return hook
 
     async def get_webhook(self, webhook_id: str, workspace_id: str | None = None) -> Webhook:
         async with self.session() as session:
             hook = await session.get(Webhook, webhook_id)
         if hook is None or (workspace_id is not None and hook.workspace_id != workspace_id):
-            raise NotFound(f"no webhook {webhook_id}")
+            raise NotFound(f"no webhook {webhook_id}", "webhook_id")
         return hook
 
     async def list_webhooks(
@@ -198,7 +196,10 @@ class Store:
         folder_id: str | None = None,
         event_type: str | None = None,
         enabled: bool | None = None,
+        after: str | None = None,
+        limit: int | None = None,
     ) -> Sequence[Webhook]:
+        """Oldest first, a page of `limit` after the webhook `after` (keyset: stable under inserts)."""
         query = select(Webhook).where(Webhook.workspace_id == workspace_id)
         if folder_id is not None:
             query = query.where(Webhook.folder_id == folder_id)
@@ -207,41 +208,62 @@ class Store:
         if enabled is not None:
             query = query.where(Webhook.enabled == enabled)
         async with self.session() as session:
-            return (await session.exec(query.order_by(col(Webhook.created_at), col(Webhook.id)))).all()
+            if after is not None:
+                mark = await session.get(Webhook, after)
+                if mark is None or mark.workspace_id != workspace_id:
+                    raise NotFound(f"no webhook {after} to continue after", "cursor")
+                query = query.where(tuple_(col(Webhook.created_at), col(Webhook.id)) > tuple_(mark.created_at, mark.id))
+            query = query.order_by(col(Webhook.created_at), col(Webhook.id))
+            return (await session.exec(query.limit(limit))).all()
+
+    async def webhook_name_taken(
+        self, workspace_id: str, folder_id: str | None, name: str, except_id: str | None = None
+    ) -> bool:
+        query = select(Webhook.id).where(
+            Webhook.workspace_id == workspace_id,
+            Webhook.folder_id == folder_id if folder_id is not None else col(Webhook.folder_id).is_(None),
+            func.lower(Webhook.name) == name.lower(),
+        )
+        if except_id is not None:
+            query = query.where(Webhook.id != except_id)
+        async with self.session() as session:
+            return (await session.exec(query.limit(1))).first() is not None
 
     async def set_enabled(self, webhook_id: str, enabled: bool, reason: str | None = None) -> Webhook:
         """Turn a webhook on (clearing any reason it was turned off) or off (keeping the reason)."""
-        async with self.session() as session:
-            hook = await session.get(Webhook, webhook_id)
-            if hook is None:
-                raise NotFound(f"no webhook {webhook_id}")
-            now = utcnow()
-            hook.enabled = enabled
-            hook.disabled_reason = None if enabled else reason
-            hook.disabled_at = None if enabled else now
-            hook.updated_at = now
-            session.add(hook)
-            await session.commit()
-            return hook
+        hook = await self.get_webhook(webhook_id)
+        hook.enabled = enabled
+        hook.disabled_reason = None if enabled else reason
+        hook.disabled_at = None if enabled else utcnow()
+        return await self.save_webhook(hook)
 
     async def delete_webhook(self, webhook_id: str) -> None:
         async with self.session() as session:
             result = await session.exec(delete(Webhook).where(col(Webhook.id) == webhook_id))
             await session.commit()
         if result.rowcount == 0:
-            raise NotFound(f"no webhook {webhook_id}")
+            raise NotFound(f"no webhook {webhook_id}", "webhook_id")
+
+    async def count_webhooks(self, workspace_id: str) -> int:
+        async with self.session() as session:
+            query = select(func.count()).select_from(Webhook).where(Webhook.workspace_id == workspace_id)
+            return (await session.exec(query)).one()
 
     # --- folders -------------------------------------------------------------------------------
 
-    async def create_folder(self, create: FolderCreate) -> Folder:
+    async def get_folder(self, folder_id: str, workspace_id: str) -> Folder:
         async with self.session() as session:
-            folder = Folder.model_validate(create)
-            session.add(folder)
-            try:
-                await session.commit()
-            except IntegrityError:
-                raise ValueError(f"a folder named {create.name!r} already exists") from None
-            return folder
+            folder = await session.get(Folder, folder_id)
+        if folder is None or folder.workspace_id != workspace_id:
+            raise NotFound(f"no folder {folder_id} in workspace {workspace_id}", "folder_id")
+        return folder
+
+    async def folder_name_taken(self, workspace_id: str, name: str, except_id: str | None = None) -> bool:
+        query = select(Folder.id).where(Folder.workspace_id == workspace_id, func.lower(Folder.name) == name.lower())
+        if except_id is not None:
+            query = query.where(Folder.id != except_id)
+        async with self.session() as session:
+            return (await session.exec(query.limit(1))).first() is not None
 
     async def list_folders(self, workspace_id: str) -> Sequence[Folder]:
         async with self.session() as session:
@@ -250,12 +272,75 @@ class Store:
             )
             return rows.all()
 
-    @staticmethod
-    async def _folder_in(session: AsyncSession, workspace_id: str, folder_id: str) -> Folder:
-        folder = await session.get(Folder, folder_id)
-        if folder is None or folder.workspace_id != workspace_id:
-            raise NotFound(f"no folder {folder_id} in workspace {workspace_id}")
-        return folder
+    async def delete_folder(self, folder: Folder, *, move_webhooks_out: bool) -> int:
+        """Delete a folder; returns how many webhooks it held (moved out first when asked to)."""
+        async with self.session() as session:
+            held = (
+                await session.exec(select(func.count()).select_from(Webhook).where(Webhook.folder_id == folder.id))
+            ).one()
+            if held and not move_webhooks_out:
+                return held
+            await session.exec(
+                update(Webhook).where(col(Webhook.folder_id) == folder.id).values(folder_id=None, updated_at=utcnow())
+            )
+            await session.exec(delete(Folder).where(col(Folder.id) == folder.id))
+            await session.commit()
+            return held
+
+    # --- deliveries, for people --------------------------------------------------------------
+
+    async def list_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> Sequence[Delivery]:
+        """Newest first, a page of `limit` after the delivery `after`."""
+        query = select(Delivery).where(Delivery.webhook_id == webhook_id)
+        if status is not None:
+            query = query.where(Delivery.status == status)
+        async with self.session() as session:
+            if after is not None:
+                mark = await session.get(Delivery, after)
+                if mark is None or mark.webhook_id != webhook_id:
+                    raise NotFound(f"no delivery {after} to continue after", "cursor")
+                query = query.where(
+                    tuple_(col(Delivery.created_at), col(Delivery.id)) < tuple_(mark.created_at, mark.id)
+                )
+            query = query.order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
+            return (await session.exec(query.limit(limit))).all()
+
+    async def get_delivery(self, delivery_id: str, workspace_id: str) -> Delivery:
+        async with self.session() as session:
+            delivery = await session.get(Delivery, delivery_id)
+        if delivery is None or delivery.workspace_id != workspace_id:
+            raise NotFound(f"no delivery {delivery_id}", "delivery_id")
+        return delivery
+
+    # --- API keys ------------------------------------------------------------------------------
+
+    async def key_by_hash(self, digest: str) -> ApiKey | None:
+        async with self.session() as session:
+            return (await session.exec(select(ApiKey).where(ApiKey.hash == digest))).first()
+
+    async def list_keys(self, workspace_id: str | None = None) -> Sequence[ApiKey]:
+        query = select(ApiKey).order_by(col(ApiKey.created_at))
+        if workspace_id is not None:
+            query = query.where(ApiKey.workspace_id == workspace_id)
+        async with self.session() as session:
+            return (await session.exec(query)).all()
+
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        async with self.session() as session:
+            key = await session.get(ApiKey, key_id)
+            if key is None:
+                raise NotFound(f"no key {key_id}", "key_id")
+            key.revoked_at = key.revoked_at or utcnow()
+            session.add(key)
+            await session.commit()
+            return key
 
 
 def url_host(url: str) -> str:

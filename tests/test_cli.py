@@ -71,9 +71,7 @@ async def test_send_prints_the_workflow_and_its_result(cli_env: dict[str, str], 
     assert len(receiver.at("/sheets")) == 1
 
 
-async def test_send_refuses_a_malformed_event_naming_the_field(
-    cli_env: dict[str, str], tmp_path: Path
-) -> None:
+async def test_send_refuses_a_malformed_event_naming_the_field(cli_env: dict[str, str], tmp_path: Path) -> None:
     event = sample_event("sequence.subscribed")
     del event["data"]["sequence_id"]
     path = tmp_path / "event.json"

@@ -21,6 +21,7 @@ from models.payload import delivery_id_for
 from models.runs import EventOutcome
 from models.samples import SAMPLE_DATA, sample_event
 from models.tables import DeliveryStatus, Webhook, WebhookCreate
+from services.webhooks import create_webhook
 from starter import InvalidEvent, publish
 from store.queries import Store
 
@@ -35,9 +36,8 @@ async def make_hook(
     **values: Any,
 ) -> Webhook:
     name = values.pop("name", f"{event_type} {uuid.uuid4().hex[:6]}")
-    return await store.create_webhook(
-        WebhookCreate(workspace_id=workspace, name=name, event_type=event_type, url=url, **values)
-    )
+    create = WebhookCreate(name=name, event_type=event_type, url=url, **values)
+    return await create_webhook(store, workspace, create, allow_private=True)
 
 
 async def send(client: Client, settings: Settings, event: dict[str, Any]) -> EventOutcome:
@@ -71,12 +71,8 @@ async def test_each_trigger_type_reaches_exactly_its_webhooks(
         hooks = [await make_hook(store, receiver.url(f"/{slug}/any"), event_type)]
         for key in FILTER_KEYS.get(event_type, ()):
             value = SAMPLE_DATA[event_type][key]
-            hooks.append(
-                await make_hook(store, receiver.url(f"/{slug}/same"), event_type, filter={key: value})
-            )
-            await make_hook(
-                store, receiver.url(f"/{slug}/other"), event_type, filter={key: other_value(value)}
-            )
+            hooks.append(await make_hook(store, receiver.url(f"/{slug}/same"), event_type, filter={key: value}))
+            await make_hook(store, receiver.url(f"/{slug}/other"), event_type, filter={key: other_value(value)})
             wanted.add(f"/{slug}/same")
         off = await make_hook(store, receiver.url(f"/{slug}/off"), event_type)
         await store.set_enabled(off.id, False)
@@ -162,9 +158,7 @@ async def test_a_redirect_is_a_failure_and_is_not_followed(
     assert receiver.at("/elsewhere") == []
 
 
-async def test_retry_after_is_honoured(
-    client: Client, settings: Settings, store: Store, receiver: Receiver
-) -> None:
+async def test_retry_after_is_honoured(client: Client, settings: Settings, store: Store, receiver: Receiver) -> None:
     await make_hook(store, receiver.url("/busy"))
     receiver.script("/busy", [Answer(503, {"retry-after": "2"})])
 
@@ -315,9 +309,7 @@ async def test_a_raw_start_with_valid_json_is_delivered(
     assert json.loads(receiver.at("/raw")[0].body)["data"]["event_id"] == event["event_id"]
 
 
-async def test_publish_refuses_a_malformed_event_and_starts_nothing(
-    client: Client, settings: Settings
-) -> None:
+async def test_publish_refuses_a_malformed_event_and_starts_nothing(client: Client, settings: Settings) -> None:
     from temporalio.service import RPCError
 
     event = new_event("conversation.assigned")

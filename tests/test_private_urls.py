@@ -12,10 +12,11 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from core.config import Settings
+from core.errors import Refused
 from devstack.receiver import Receiver
 from models.samples import sample_event
 from models.tables import DeliveryStatus, WebhookCreate
-from services.webhooks import Refused, create_webhook
+from services.webhooks import create_webhook
 from starter import publish
 from store.queries import Store
 from worker import build_worker
@@ -34,7 +35,7 @@ async def guarded_queue(client: Client, database_url: str, store: Store) -> Asyn
 
 
 def hook(url: str) -> WebhookCreate:
-    return WebhookCreate(workspace_id="ws_acme", name="internal", event_type="tag.applied", url=url)
+    return WebhookCreate(name=f"internal {url}", event_type="tag.applied", url=url)
 
 
 @pytest.mark.parametrize(
@@ -49,8 +50,8 @@ def hook(url: str) -> WebhookCreate:
 )
 async def test_creation_refuses_a_private_target_unless_allowed(store: Store, url: str) -> None:
     with pytest.raises(Refused, match="non-public address"):
-        await create_webhook(store, hook(url), allow_private=False)
-    created = await create_webhook(store, hook(url), allow_private=True)
+        await create_webhook(store, "ws_acme", hook(url), allow_private=False)
+    created = await create_webhook(store, "ws_acme", hook(url), allow_private=True)
     assert created.url == url
 
 
@@ -58,7 +59,7 @@ async def test_delivery_refuses_a_loopback_target_and_never_connects(
     client: Client, store: Store, receiver: Receiver, guarded_queue: str
 ) -> None:
     # Created while allowed (or before a DNS change): the delivery still checks what it dials.
-    created = await create_webhook(store, hook(receiver.url("/internal")), allow_private=True)
+    created = await create_webhook(store, "ws_acme", hook(receiver.url("/internal")), allow_private=True)
     event = sample_event("tag.applied", event_id=f"evt_{uuid.uuid4().hex[:8]}")
 
     with pytest.raises(WorkflowFailureError) as failure:

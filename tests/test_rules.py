@@ -155,9 +155,7 @@ def test_a_redirect_says_where_it_pointed() -> None:
 
 # --- filters --------------------------------------------------------------------------------------
 
-FILTER_CASES = [
-    (event_type, key) for event_type in PLATFORM_EVENT_TYPES for key in FILTER_KEYS.get(event_type, ())
-]
+FILTER_CASES = [(event_type, key) for event_type in PLATFORM_EVENT_TYPES for key in FILTER_KEYS.get(event_type, ())]
 
 
 @pytest.mark.parametrize(("event_type", "key"), FILTER_CASES)
@@ -177,13 +175,9 @@ def test_filters_are_exact() -> None:
 def test_webhook_filters_must_fit_the_trigger(event_type: str) -> None:
     keys = FILTER_KEYS.get(event_type, ())
     for key in keys:
-        WebhookCreate(
-            workspace_id="ws", name="n", event_type=event_type, url="https://x.io", filter={key: "v"}
-        )
+        WebhookCreate(name="n", event_type=event_type, url="https://x.io", filter={key: "v"})
     with pytest.raises(ValidationError, match="does not fit"):
-        WebhookCreate(
-            workspace_id="ws", name="n", event_type=event_type, url="https://x.io", filter={"nope": "v"}
-        )
+        WebhookCreate(name="n", event_type=event_type, url="https://x.io", filter={"nope": "v"})
 
 
 # --- webhook shape rules --------------------------------------------------------------------------
@@ -204,7 +198,7 @@ def test_webhook_filters_must_fit_the_trigger(event_type: str) -> None:
     ],
 )
 def test_webhook_shape_rules_name_the_problem(values: dict[str, Any], message: str) -> None:
-    fields = {"workspace_id": "ws", "name": "Sheets", "event_type": "tag.applied", "url": "https://x.io/h"}
+    fields = {"name": "Sheets", "event_type": "tag.applied", "url": "https://x.io/h"}
     with pytest.raises(ValidationError, match=message):
         WebhookCreate(**(fields | values))
 

@@ -73,9 +73,7 @@ class TriggerEventWorkflow:
         )
         failed = [o for o in result.deliveries if o.status == DeliveryStatus.FAILED]
         if failed:
-            workflow.upsert_search_attributes(
-                [sa.FAILED_WEBHOOK_IDS.value_set([o.webhook_id for o in failed])]
-            )
+            workflow.upsert_search_attributes([sa.FAILED_WEBHOOK_IDS.value_set([o.webhook_id for o in failed])])
             hosts = {h.webhook_id: h.host for h in matches.webhooks}
             names = "; ".join(f"{o.webhook_id} ({hosts[o.webhook_id]}): {o.detail}" for o in failed)
             raise ApplicationError(

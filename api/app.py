@@ -1,0 +1,49 @@
+"""The management API: `webhooks api` serves it, `webhooks dev` starts it beside the worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import errors, events, folders, webhooks
+from core.config import Settings
+from core.temporal import connect
+from store.queries import Store
+
+
+def create_app(settings: Settings, store: Store | None = None, temporal: Client | None = None) -> FastAPI:
+    """The app; a store or Temporal client handed in is used as is (tests, the dev stack), and
+    whatever it makes itself it also closes."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        app.state.store = store or Store.from_url(settings.database_url)
+        # Lazy: the API answers (lists, shows, changes) while Temporal is unreachable; only
+        # starting workflows needs it.
+        app.state.temporal = temporal or await connect(lazy=True)
+        try:
+            yield
+        finally:
+            if own_store:
+                await app.state.store.close()
+
+    app = FastAPI(
+        title="chatbot-webhooks",
+        summary="Folders, webhooks, delivery logs and event intake of the chatbot platform's Webhooks page.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(events.router)
+    app.include_router(folders.router)
+    app.include_router(webhooks.router)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,48 @@
+"""Event intake, for platforms that cannot use a Temporal SDK: the same start as `publish()`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from temporalio.service import RPCError
+
+from api.deps import ClientDep, KeyDep, SettingsDep
+from api.webhooks import Started
+from core.temporal import workflow_url
+from models.events import parse_event
+from services.access import authorize
+from starter import publish
+
+router = APIRouter(tags=["events"])
+MAX_EVENT_BYTES = 256 * 1024
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refusing one over `limit` bytes before reading it all in (or as soon as it is
+    known to be too large, when no Content-Length was sent)."""
+    too_large = HTTPException(413, f"event larger than {limit // 1024} KiB")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+async def publish_event(request: Request, key: KeyDep, client: ClientDep, settings: SettingsDep) -> Started:
+    """Validate a trigger event and start its workflow, once per (workspace, event id): sending it
+    again answers with the same workflow. The key must cover the event's workspace."""
+    event = parse_event(await read_bounded(request, MAX_EVENT_BYTES))
+    authorize(key, event.workspace_id)
+    try:
+        handle = await publish(client, event, task_queue=settings.task_queue)
+    except RPCError as err:
+        raise HTTPException(503, f"Temporal did not take the event: {err.message}") from None
+    return Started(workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id))

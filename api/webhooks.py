@@ -1,0 +1,178 @@
+"""Webhooks: the list with its toggles, create, change, test, rotate, and the delivery log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+from pydantic import BaseModel
+from temporalio.client import WorkflowFailureError
+
+from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
+from core.temporal import workflow_url
+from models.runs import EventOutcome
+from models.tables import (
+    DeliveryPage,
+    DeliveryPublic,
+    DeliveryStatus,
+    WebhookCreate,
+    WebhookPage,
+    WebhookPublic,
+    WebhookUpdate,
+    WebhookWithSecret,
+)
+from services import deliveries
+from services import webhooks as service
+
+router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["webhooks"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+class Started(BaseModel):
+    workflow_id: str
+    ui_url: str
+    result: EventOutcome | None = None
+    error: str | None = None
+
+
+class Secret(BaseModel):
+    secret: str
+    previous_secret_expires_at: Any = None
+
+
+def public(hook: Any) -> WebhookPublic:
+    return WebhookPublic.model_validate(hook, from_attributes=True)
+
+
+@router.get("/webhooks")
+async def list_webhooks(
+    store: StoreDep,
+    workspace_id: WorkspaceDep,
+    folder_id: str | None = None,
+    event_type: str | None = None,
+    enabled: bool | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> WebhookPage:
+    """Oldest first; `next_cursor` continues the list."""
+    return await service.list_webhooks(
+        store,
+        workspace_id,
+        folder_id=folder_id,
+        event_type=event_type,
+        enabled=enabled,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.post("/webhooks", status_code=status.HTTP_201_CREATED)
+async def create_webhook(
+    store: StoreDep, settings: SettingsDep, workspace_id: WorkspaceDep, body: WebhookCreate
+) -> WebhookWithSecret:
+    """Answers with the signing secret; `GET .../secret` shows it again."""
+    hook = await service.create_webhook(store, workspace_id, body, allow_private=settings.allow_private_urls)
+    return WebhookWithSecret.model_validate(hook, from_attributes=True)
+
+
+@router.get("/webhooks/{webhook_id}")
+async def show_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> WebhookPublic:
+    return public(await store.get_webhook(webhook_id, workspace_id))
+
+
+@router.patch("/webhooks/{webhook_id}")
+async def update_webhook(
+    store: StoreDep, settings: SettingsDep, workspace_id: WorkspaceDep, webhook_id: str, body: WebhookUpdate
+) -> WebhookPublic:
+    hook = await service.update_webhook(
+        store, workspace_id, webhook_id, body, allow_private=settings.allow_private_urls
+    )
+    return public(hook)
+
+
+@router.delete("/webhooks/{webhook_id}")
+async def delete_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> dict[str, object]:
+    await service.delete_webhook(store, workspace_id, webhook_id)
+    return {"id": webhook_id, "deleted": True}
+
+
+@router.post("/webhooks/{webhook_id}/enable")
+async def enable_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> WebhookPublic:
+    return public(await service.set_enabled(store, workspace_id, webhook_id, True, None))
+
+
+@router.post("/webhooks/{webhook_id}/disable")
+async def disable_webhook(
+    store: StoreDep,
+    workspace_id: WorkspaceDep,
+    webhook_id: str,
+    reason: Annotated[str | None, Body(embed=True, max_length=500)] = None,
+) -> WebhookPublic:
+    return public(await service.set_enabled(store, workspace_id, webhook_id, False, reason))
+
+
+@router.get("/webhooks/{webhook_id}/secret")
+async def show_secret(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Secret:
+    hook = await store.get_webhook(webhook_id, workspace_id)
+    return Secret(secret=hook.secret, previous_secret_expires_at=hook.previous_secret_expires_at)
+
+
+@router.post("/webhooks/{webhook_id}/rotate-secret")
+async def rotate_secret(
+    store: StoreDep,
+    workspace_id: WorkspaceDep,
+    webhook_id: str,
+    overlap_hours: Annotated[float, Query(ge=0, le=168)] = 24,
+) -> Secret:
+    """A new secret; the old one keeps signing beside it for `overlap_hours` (default 24)."""
+    hook = await service.rotate_secret(store, workspace_id, webhook_id, timedelta(hours=overlap_hours))
+    return Secret(secret=hook.secret, previous_secret_expires_at=hook.previous_secret_expires_at)
+
+
+@router.post("/webhooks/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED)
+async def send_test(
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    workspace_id: WorkspaceDep,
+    webhook_id: str,
+    wait: bool = False,
+) -> Started:
+    """Send a signed sample of the webhook's trigger to it alone, through the same workflow as
+    every event, marked `"test": true`; `wait=true` answers once it is delivered or gave up."""
+    handle = await service.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
+    started = Started(workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id))
+    if wait:
+        try:
+            started.result = await handle.result()
+        except WorkflowFailureError as err:
+            started.error = str(err.cause)
+    return started
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+async def list_deliveries(
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    workspace_id: WorkspaceDep,
+    webhook_id: str,
+    status: DeliveryStatus | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> DeliveryPage:
+    """Newest first, from the ledger; each with its workflow's link in the Temporal UI."""
+    return await deliveries.list_deliveries(
+        store, workspace_id, webhook_id, ui_url=settings.ui_url, namespace=client.namespace,
+        status=status, cursor=cursor, limit=limit,
+    )  # fmt: skip
+
+
+@router.get("/deliveries/{delivery_id}")
+async def show_delivery(
+    store: StoreDep, client: ClientDep, settings: SettingsDep, workspace_id: WorkspaceDep, delivery_id: str
+) -> DeliveryPublic:
+    return await deliveries.get_delivery(
+        store, workspace_id, delivery_id, ui_url=settings.ui_url, namespace=client.namespace
+    )
