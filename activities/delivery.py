@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from core.errors import NotFound
 from core.netguard import UnsafeAddressError
@@ -159,6 +159,8 @@ class DeliveryActivities:
             f"{detail}; next attempt in {format_delay(delay)}",
             type=RETRYING,
             next_retry_delay=delay,
+            # An expected outcome, not a fault of the worker: the SDK logs it at debug level.
+            category=ApplicationErrorCategory.BENIGN,
         )
 
     def _next_delay(self, attempt: Attempt) -> timedelta | None:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from core.errors import ServiceError
-from models.events import InvalidEvent, describe_validation_error
+from models.events import InvalidEvent, describe, problems_of
 
 LOCATIONS = {"body", "query", "path", "header"}
 
@@ -20,9 +20,11 @@ def error(status: int, message: str, field: str | None = None, **extra: Any) -> 
     return JSONResponse({"error": {"message": message, "field": field, **extra}}, status_code=status)
 
 
-def field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
-    parts = [str(p) for p in loc if str(p) not in LOCATIONS]
-    return ".".join(parts) or None
+def invalid(problems: list[tuple[str | None, str]]) -> JSONResponse:
+    """422 naming the first field at fault; `problems` lists them all."""
+    field = problems[0][0] if problems else None
+    listed = [{"field": f, "message": m} for f, m in problems]
+    return error(422, describe(problems) or "invalid request", field, problems=listed)
 
 
 def install(app: FastAPI) -> None:
@@ -36,15 +38,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, err: RequestValidationError) -> JSONResponse:
-        problems = [{"field": field_of(e["loc"]), "message": e["msg"]} for e in err.errors()]
-        first = problems[0] if problems else {"field": None, "message": "invalid request"}
-        message = "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
-        return error(422, message, first["field"], problems=problems)
+        return invalid(problems_of(err.errors(), skip=LOCATIONS))
 
     @app.exception_handler(ValidationError)
     async def invalid_model(_: Request, err: ValidationError) -> JSONResponse:
-        first = err.errors(include_url=False)[0]
-        return error(422, describe_validation_error(err), field_of(first["loc"]))
+        return invalid(problems_of(err.errors(include_url=False)))
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, err: HTTPException) -> JSONResponse:

@@ -6,6 +6,7 @@ are kept (`extra="allow"`) so that what the platform adds later reaches receiver
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -246,22 +247,32 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
         raise InvalidEvent("invalid event: " + problem, problem.split(":", 1)[0] or None) from None
 
 
-def describe_validation_error(err: ValidationError) -> str:
-    """Each problem naming its field as a dotted path (`data.tag: field required`), `; `-joined."""
-    problems = []
-    for error in err.errors(include_url=False):
+def problems_of(errors: Iterable[Mapping[str, Any]], skip: Collection[str] = ()) -> list[tuple[str | None, str]]:
+    """(field as a dotted path, message) for each error pydantic (or FastAPI) reported; `skip`
+    names location parts that are not fields (FastAPI's `body`, `query`...)."""
+    problems: list[tuple[str | None, str]] = []
+    for error in errors:
         kind = error["type"]
-        loc = [str(part) for part in error["loc"]]
+        loc = [str(part) for part in error["loc"] if str(part) not in skip]
         if loc and loc[0] in EVENT_TYPES:
             loc = loc[1:]  # the union's tag, not a field
+        field = ".".join(loc) or None
         if kind == "union_tag_not_found":
-            problems.append("type: field required")
+            problems.append(("type", "field required"))
         elif kind == "union_tag_invalid":
             found = error.get("ctx", {}).get("tag", "")
-            problems.append(f"type: unknown event type {found!r}; expected one of {', '.join(EVENT_TYPES)}")
+            problems.append(("type", f"unknown event type {found!r}; expected one of {', '.join(EVENT_TYPES)}"))
         elif kind == "missing":
-            problems.append(f"{'.'.join(loc)}: field required")
+            problems.append((field, "field required"))
         else:
-            where = ".".join(loc) or "input"
-            problems.append(f"{where}: {error['msg']}")
-    return "; ".join(problems)
+            problems.append((field, str(error["msg"]).removeprefix("Value error, ")))
+    return problems
+
+
+def describe(problems: list[tuple[str | None, str]]) -> str:
+    return "; ".join(f"{field}: {message}" if field else message for field, message in problems)
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """Each problem naming its field as a dotted path (`data.tag: field required`), `; `-joined."""
+    return describe(problems_of(err.errors(include_url=False)))

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy import (
     JSON,
     Column,
@@ -126,10 +126,12 @@ class WebhookBase(SQLModel):
             raise ValueError(f"unknown event type {value!r}; expected one of {', '.join(EVENT_TYPES)}")
         return value
 
-    @model_validator(mode="after")
-    def _filter_fits_trigger(self) -> WebhookBase:
-        check_filter(self.event_type, self.filter)
-        return self
+    @field_validator("filter")
+    @classmethod
+    def _filter_fits_trigger(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if "event_type" in info.data:  # absent when the type itself was refused
+            check_filter(info.data["event_type"], value)
+        return value
 
 
 class WebhookCreate(WebhookBase):
