@@ -22,6 +22,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
+	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.pipeline
 
 install: $(STAMP)

@@ -34,6 +34,7 @@ async def read_bounded(request: Request, limit: int) -> bytes:
 @router.post(
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model_exclude_none=True,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
 )
 async def publish_event(request: Request, key: KeyDep, client: ClientDep, settings: SettingsDep) -> Started:

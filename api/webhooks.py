@@ -130,7 +130,7 @@ async def rotate_secret(
     return Secret(secret=hook.secret, previous_secret_expires_at=hook.previous_secret_expires_at)
 
 
-@router.post("/webhooks/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/webhooks/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model_exclude_none=True)
 async def send_test(
     store: StoreDep,
     client: ClientDep,

@@ -16,15 +16,18 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from core.config import DATA_DIR, Settings
 from core.errors import NotFound
 from core.signing import verify
 from core.temporal import data_converter, register_search_attributes
 from devstack.receiver import Received, Receiver
 from models import search_attributes as sa
+from services.access import create_key, digest
 from store.migrate import upgrade
 from store.queries import Store
 from worker import build_worker
@@ -32,6 +35,9 @@ from worker import build_worker
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
 RECEIVER_PORT = 8099
+API_PORT = 8000
+DEV_WORKSPACE = "ws_acme"
+DEV_KEY = "wk_dev_local_only_ws_acme"
 
 
 def temporal_binary() -> str:
@@ -127,13 +133,27 @@ async def run_dev() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        await ensure_dev_key(store)
+        api = uvicorn.Server(
+            uvicorn.Config(create_app(settings, store, client), host="127.0.0.1", port=API_PORT, log_level="warning")
+        )
         with Receiver(port=RECEIVER_PORT) as receiver:
             announce(receiver, store, loop)
             async with build_worker(client, settings, store) as worker, worker:
+                serving = asyncio.create_task(api.serve())
                 print(welcome(settings, receiver), flush=True)
                 await stop.wait()
-                print("\nstopping: worker, receiver, Temporal dev server", flush=True)
+                print("\nstopping: API, worker, receiver, Temporal dev server", flush=True)
+                api.should_exit = True
+                await serving
         await store.close()
+
+
+async def ensure_dev_key(store: Store) -> None:
+    """The well-known key of the local stack (workspace ws_acme), so the README's curl examples
+    work as written. Only ever created by `webhooks dev`, on a store of its own under .data/."""
+    if await store.key_by_hash(digest(DEV_KEY)) is None:
+        await create_key(store, DEV_WORKSPACE, "dev stack (well-known, local only)", token=DEV_KEY)
 
 
 def welcome(settings: Settings, receiver: Receiver) -> str:
@@ -142,6 +162,7 @@ Local stack is up.
   Temporal UI     http://localhost:{UI_PORT}
   Temporal        127.0.0.1:{TEMPORAL_PORT} (namespace default, task queue {settings.task_queue})
   Store           {settings.database_url}
+  API             http://127.0.0.1:{API_PORT}/docs (key for ws_acme: {DEV_KEY})
   Demo receiver   {receiver.url("/")} (prints each delivery it gets)
 
 In another terminal:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook as Verifier
 from temporalio.client import Client
 
 from core.config import Settings
@@ -18,6 +19,10 @@ from devstack.receiver import Receiver
 from models.samples import sample_event
 
 WEBHOOKS = str(Path(sys.executable).parent / "webhooks")
+
+# The command line is a thin face over the services that test_api.py runs on both stores; its
+# processes are slow to start, so it runs on SQLite alone.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def webhooks(*args: str, env: dict[str, str], stdin: bytes = b"", expect: int = 0) -> tuple[str, str]:
@@ -127,3 +132,68 @@ async def test_hooks_and_folders_round_trip(cli_env: dict[str, str]) -> None:
         "--url", "https://x.example", "--folder", "fld_missing", env=cli_env, expect=2,
     )  # fmt: skip
     assert "no folder fld_missing" in err
+
+
+@pytest.mark.usefixtures("worker")
+async def test_update_rotate_test_and_read_the_delivery_log(cli_env: dict[str, str], receiver: Receiver) -> None:
+    hook = await create_hook(cli_env, receiver.url("/first"))
+    out, _ = await webhooks(
+        "hook", "update", hook["id"], "--url", receiver.url("/second"), "--filter", "tag=VIP",
+        "--header", "X-Api-Key=k1", "--json", env=cli_env,
+    )  # fmt: skip
+    changed = json.loads(out)
+    assert (changed["url"], changed["filter"], changed["headers"]) == (
+        receiver.url("/second"),
+        {"tag": "VIP"},
+        {"X-Api-Key": "k1"},
+    )
+
+    out, _ = await webhooks("hook", "rotate-secret", hook["id"], "--overlap-hours", "2", "--json", env=cli_env)
+    rotated = json.loads(out)
+    assert rotated["secret"] != hook["secret"] and rotated["previous_secret_expires_at"]
+
+    out, _ = await webhooks("hook", "test", hook["id"], "--wait", "--json", env=cli_env)
+    tested = json.loads(out)
+    assert tested["result"]["delivered"] == 1
+    [request] = receiver.at("/second")
+    assert request.headers["x-api-key"] == "k1"
+    body = Verifier(rotated["secret"]).verify(request.body, request.headers)
+    assert body["data"]["test"] is True and body["data"]["event"]["tag"] == "VIP"
+    Verifier(hook["secret"]).verify(request.body, request.headers)  # the old secret, during the overlap
+
+    out, _ = await webhooks("deliveries", "list", hook["id"], "--json", env=cli_env)
+    [delivery] = json.loads(out)
+    assert (delivery["status"], delivery["is_test"], delivery["id"]) == (
+        "delivered",
+        True,
+        request.headers["webhook-id"],
+    )
+    out, _ = await webhooks("deliveries", "show", delivery["id"], "-w", "ws_acme", "--json", env=cli_env)
+    assert json.loads(out)["workflow_url"].endswith(tested["workflow_id"])
+
+
+async def test_keys_and_folders_from_the_command_line(cli_env: dict[str, str]) -> None:
+    out, _ = await webhooks("key", "create", "--name", "platform", "-w", "ws_acme", "--json", env=cli_env)
+    key = json.loads(out)
+    assert key["key"].startswith("wk_") and key["workspace_id"] == "ws_acme"
+    out, _ = await webhooks("key", "list", "--json", env=cli_env)
+    listed = json.loads(out)
+    assert [k["id"] for k in listed] == [key["id"]] and "key" not in listed[0]
+    out, _ = await webhooks("key", "revoke", key["id"], "--json", env=cli_env)
+    assert json.loads(out)["revoked_at"]
+    _, err = await webhooks("key", "create", "--name", "x", "--admin", "-w", "ws_acme", env=cli_env, expect=2)
+    assert "either --workspace WS or --admin" in err
+
+    out, _ = await webhooks("folder", "create", "-w", "ws_acme", "--name", "CRM", "--json", env=cli_env)
+    folder = json.loads(out)
+    out, _ = await webhooks(
+        "folder", "rename", "-w", "ws_acme", folder["id"], "--name", "Sales CRM", "--json", env=cli_env
+    )
+    assert json.loads(out)["name"] == "Sales CRM"
+    await create_hook(cli_env, "https://crm.example/in", "--folder", folder["id"])
+    _, err = await webhooks("folder", "delete", "-w", "ws_acme", folder["id"], env=cli_env, expect=2)
+    assert "holds 1 webhook(s)" in err
+    out, _ = await webhooks(
+        "folder", "delete", "-w", "ws_acme", folder["id"], "--move-webhooks-out", "--json", env=cli_env
+    )
+    assert json.loads(out)["webhooks_moved_out"] == 1
