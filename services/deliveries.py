@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from core.errors import Refused
 from core.temporal import workflow_url
 from models.tables import Delivery, DeliveryPage, DeliveryPublic, DeliveryStatus
+from services.paging import rows_for, split
 from store.queries import Store
-
-MAX_PAGE = 200
 
 
 def public(delivery: Delivery, ui_url: str, namespace: str) -> DeliveryPublic:
@@ -29,12 +27,10 @@ async def list_deliveries(
     cursor: str | None = None,
     limit: int = 50,
 ) -> DeliveryPage:
-    if not 1 <= limit <= MAX_PAGE:
-        raise Refused(f"must be between 1 and {MAX_PAGE}", "limit")
+    wanted = rows_for(limit)
     await store.get_webhook(webhook_id, workspace_id)
-    rows = await store.list_deliveries(webhook_id, status=status, after=cursor, limit=limit + 1)
-    items = [public(d, ui_url, namespace) for d in rows[:limit]]
-    return DeliveryPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+    page, next_cursor = split(await store.list_deliveries(webhook_id, status=status, after=cursor, limit=wanted), limit)
+    return DeliveryPage(items=[public(d, ui_url, namespace) for d in page], next_cursor=next_cursor)
 
 
 async def get_delivery(

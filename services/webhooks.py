@@ -27,11 +27,11 @@ from models.tables import (
     new_secret,
     utcnow,
 )
+from services.paging import rows_for, split
 from starter import publish
 from store.queries import Store
 
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
-MAX_PAGE = 200
 
 
 async def check_url_target(url: str, *, allow_private: bool) -> None:
@@ -117,18 +117,13 @@ async def list_webhooks(
     cursor: str | None = None,
     limit: int = 50,
 ) -> WebhookPage:
-    if not 1 <= limit <= MAX_PAGE:
-        raise Refused(f"must be between 1 and {MAX_PAGE}", "limit")
     rows = await store.list_webhooks(
-        workspace_id,
-        folder_id=folder_id,
-        event_type=event_type,
-        enabled=enabled,
-        after=cursor,
-        limit=limit + 1,
+        workspace_id, folder_id=folder_id, event_type=event_type, enabled=enabled, after=cursor, limit=rows_for(limit)
     )
-    items = [WebhookPublic.model_validate(h, from_attributes=True) for h in rows[:limit]]
-    return WebhookPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+    page, next_cursor = split(rows, limit)
+    return WebhookPage(
+        items=[WebhookPublic.model_validate(h, from_attributes=True) for h in page], next_cursor=next_cursor
+    )
 
 
 async def send_test(
