@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from temporalio import activity
 
-from models.runs import MatchInput, MatchResult
+from models.datetime_trigger import watched_value
+from models.runs import MatchInput, MatchResult, TimerRequest
 from store.queries import Store
 
 
@@ -17,6 +18,13 @@ class MatchingActivities:
 
     @activity.defn(name="match_webhooks")
     async def match_webhooks(self, input: MatchInput) -> MatchResult:
-        result = await self.store.record_event(input.event, input.workflow_id)
+        event = input.event
+        result = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
         result.attempt_timeout = self.attempt_timeout
+        if input.only_webhook_id is None and event.test_webhook_id is None and event.type != "datetime.reached":
+            data = event.data.model_dump(mode="json")
+            for hook in await self.store.datetime_webhooks(event.workspace_id):
+                found, value = watched_value(event.type, data, event.contact.custom_fields, hook.filter["field"])
+                if found:
+                    result.timers.append(TimerRequest(webhook_id=hook.id, value=value))
         return result

@@ -216,7 +216,7 @@ FILTER_KEYS: dict[str, tuple[str, ...]] = {
     "tag.applied": ("tag",),
     "tag.removed": ("tag",),
     "custom_field.changed": ("field",),
-    "datetime.reached": ("field",),
+    "datetime.reached": ("field", "offset", "time_of_day"),
     "conversation.transferred": ("to",),
     "conversation.assigned": ("agent_id",),
     "conversation.unassigned": ("agent_id",),

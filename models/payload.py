@@ -13,6 +13,13 @@ def workflow_id_for(workspace_id: str, event_id: str) -> str:
     return f"event-{workspace_id}-{event_id}"
 
 
+TIMER_WORKFLOW_TYPE = "DateTimeTriggerWorkflow"
+
+
+def timer_workflow_id_for(workspace_id: str, webhook_id: str, contact_id: str) -> str:
+    return f"datetime-{workspace_id}-{webhook_id}-{contact_id}"
+
+
 def delivery_id_for(workspace_id: str, event_id: str, webhook_id: str) -> str:
     """The `webhook-id` header: the same for every attempt and every re-run of (event, webhook)."""
     digest = hashlib.sha256(f"{workspace_id}\x00{event_id}\x00{webhook_id}".encode()).digest()

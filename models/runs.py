@@ -3,7 +3,8 @@ because Temporal stores them in clear in every history."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -14,6 +15,8 @@ from models.tables import DeliveryStatus
 class MatchInput(BaseModel):
     event: TriggerEvent
     workflow_id: str
+    only_webhook_id: str | None = None
+    """Deliver to this webhook alone (a DateTime trigger firing), whatever else would match."""
 
 
 class MatchedWebhook(BaseModel):
@@ -25,10 +28,67 @@ class MatchedWebhook(BaseModel):
 
 class MatchResult(BaseModel):
     webhooks: list[MatchedWebhook]
+    timers: list[TimerRequest] = []
+    """DateTime webhooks whose watched field this event carries a value for (or clears)."""
     attempt_timeout: timedelta = timedelta(seconds=30)
     """How long one delivery attempt may take, as the worker that matched is configured."""
     conflict: str | None = None
     """Set when this event id was first received with other content: the first one wins."""
+
+
+class TimerRequest(BaseModel):
+    webhook_id: str
+    value: Any
+    """The field's new value; None when the event clears it."""
+
+
+class SetTimersInput(BaseModel):
+    workspace_id: str
+    event_id: str
+    contact: dict[str, Any]
+    timers: list[TimerRequest]
+
+
+class TimerInput(BaseModel):
+    """`DateTimeTriggerWorkflow`'s input: which timer; its value arrives by signal."""
+
+    workspace_id: str
+    webhook_id: str
+    contact_id: str
+
+
+class TimerValue(BaseModel):
+    """The `set_value` signal: the watched field's latest value, and the contact as it was then."""
+
+    value: Any
+    contact: dict[str, Any]
+    event_id: str
+
+
+class PlanInput(BaseModel):
+    workspace_id: str
+    webhook_id: str
+    value: Any
+    timezone: str | None
+
+
+class TimerPlan(BaseModel):
+    """When the timer should fire, as the webhook is configured now; or why it should not."""
+
+    fire_at: datetime | None = None
+    reason: str = ""
+    field: str = ""
+    offset: str = ""
+
+
+class TimerOutcome(BaseModel):
+    """The result of `DateTimeTriggerWorkflow`."""
+
+    status: str
+    """delivered, failed, skipped (the webhook changed before the fire), not scheduled."""
+    reason: str
+    fire_at: datetime | None = None
+    delivery: DeliveryOutcome | None = None
 
 
 class DeliveryInput(BaseModel):
@@ -60,3 +120,6 @@ class EventOutcome(BaseModel):
     failed: int
     deliveries: list[DeliveryOutcome]
     conflict: str | None = None
+
+
+TimerOutcome.model_rebuild()

@@ -58,7 +58,9 @@ class Store:
 
     # --- events and matching -------------------------------------------------------------------
 
-    async def record_event(self, event: TriggerEvent, workflow_id: str) -> MatchResult:
+    async def record_event(
+        self, event: TriggerEvent, workflow_id: str, only_webhook_id: str | None = None
+    ) -> MatchResult:
         """Store the event and its matches once; later runs of the same event get the same matches.
 
         Fixing the matched set at first sight is what makes a re-run send only what was not
@@ -77,7 +79,7 @@ class Store:
                             body=body,
                         )
                     )
-                    hooks = await self._matching_webhooks(session, event)
+                    hooks = await self._matching_webhooks(session, event, only_webhook_id or event.test_webhook_id)
                     session.add_all(
                         Delivery(
                             id=delivery_id_for(event.workspace_id, event.event_id, hook.id),
@@ -122,17 +124,29 @@ class Store:
             return result
 
     @staticmethod
-    async def _matching_webhooks(session: AsyncSession, event: TriggerEvent) -> list[Webhook]:
+    async def _matching_webhooks(session: AsyncSession, event: TriggerEvent, only: str | None) -> list[Webhook]:
         query = select(Webhook).where(Webhook.workspace_id == event.workspace_id)
-        if event.test_webhook_id is not None:
-            # A test goes to its one webhook; the attempt still skips it if it is turned off.
-            query = query.where(Webhook.id == event.test_webhook_id)
+        if only is not None:
+            # A test, or a DateTime trigger firing: its one webhook; the attempt still skips it if off.
+            query = query.where(Webhook.id == only)
             return list((await session.exec(query)).all())
         candidates = await session.exec(
             query.where(Webhook.event_type == event.type, col(Webhook.enabled).is_(True)).order_by(col(Webhook.id))
         )
         data = event.data.model_dump(mode="json")
         return [hook for hook in candidates.all() if filter_admits(hook.filter, data)]
+
+    async def datetime_webhooks(self, workspace_id: str) -> Sequence[Webhook]:
+        """The workspace's enabled DateTime webhooks: whose watched fields an event may set."""
+        async with self.session() as session:
+            rows = await session.exec(
+                select(Webhook).where(
+                    Webhook.workspace_id == workspace_id,
+                    Webhook.event_type == "datetime.reached",
+                    col(Webhook.enabled).is_(True),
+                )
+            )
+            return rows.all()
 
     # --- the ledger ----------------------------------------------------------------------------
 

@@ -173,11 +173,13 @@ def test_filters_are_exact() -> None:
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_webhook_filters_must_fit_the_trigger(event_type: str) -> None:
-    keys = FILTER_KEYS.get(event_type, ())
-    for key in keys:
-        WebhookCreate(name="n", event_type=event_type, url="https://x.io", filter={key: "v"})
+    # A DateTime trigger always names its field and offset; the others narrow on one key at most.
+    base = {"field": "appointment_at", "offset": "-1d"} if event_type == "datetime.reached" else {}
+    for key in FILTER_KEYS.get(event_type, ()):
+        value = {"offset": "-1d", "time_of_day": "09:00"}.get(key, "v")
+        WebhookCreate(name="n", event_type=event_type, url="https://x.io", filter=base | {key: value})
     with pytest.raises(ValidationError, match="does not fit"):
-        WebhookCreate(name="n", event_type=event_type, url="https://x.io", filter={"nope": "v"})
+        WebhookCreate(name="n", event_type=event_type, url="https://x.io", filter=base | {"nope": "v"})
 
 
 # --- webhook shape rules --------------------------------------------------------------------------

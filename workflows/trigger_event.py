@@ -11,33 +11,20 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+from workflows.steps import deliver, match
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery import DeliveryActivities
-    from activities.matching import MatchingActivities
+    from activities.timers import TimerActivities
     from models import search_attributes as sa
     from models.events import TriggerEvent, TriggerEventInput
     from models.payload import WORKFLOW_TYPE
-    from models.runs import (
-        DeliveryInput,
-        DeliveryOutcome,
-        EventOutcome,
-        MatchedWebhook,
-        MatchInput,
-        MatchResult,
-    )
+    from models.runs import DeliveryOutcome, EventOutcome, MatchedWebhook, MatchResult, SetTimersInput
     from models.tables import DeliveryStatus
 
-DELIVERY_RETRY = RetryPolicy(
-    # The activity sets each delay itself from the schedule (next_retry_delay) and decides when
-    # to give up; these intervals only apply when an attempt was lost (worker crash, timeout).
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
-MATCH_TIMEOUT = timedelta(seconds=30)
+TIMERS_TIMEOUT = timedelta(seconds=30)
 FAILED = "DeliveriesFailed"
 
 
@@ -49,15 +36,12 @@ class TriggerEventWorkflow:
     @workflow.run
     async def run(self, input: TriggerEventInput) -> EventOutcome:
         event = input.root
-        matches: MatchResult = await workflow.execute_local_activity_method(
-            MatchingActivities.match_webhooks,
-            MatchInput(event=event, workflow_id=workflow.info().workflow_id),
-            start_to_close_timeout=MATCH_TIMEOUT,
-            summary="load the webhooks that match this event",
-        )
+        matches = await match(event)
         self._index(event, matches)
         self._show_progress(event, matches)
-        await asyncio.gather(*(self._deliver(event, hook, matches) for hook in matches.webhooks))
+        await asyncio.gather(
+            *(self._deliver(event, hook, matches) for hook in matches.webhooks), self._set_timers(event, matches)
+        )
         self._show_progress(event, matches)
 
         result = EventOutcome(
@@ -89,21 +73,22 @@ class TriggerEventWorkflow:
         return list(self._outcomes.values())
 
     async def _deliver(self, event: TriggerEvent, hook: MatchedWebhook, matches: MatchResult) -> None:
-        try:
-            self._outcomes[hook.webhook_id] = await workflow.execute_activity_method(
-                DeliveryActivities.deliver,
-                DeliveryInput(
+        self._outcomes[hook.webhook_id] = await deliver(event, hook, matches.attempt_timeout)
+
+    async def _set_timers(self, event: TriggerEvent, matches: MatchResult) -> None:
+        """Set, move or cancel the DateTime timers whose watched field this event speaks of."""
+        if matches.timers:
+            await workflow.execute_activity_method(
+                TimerActivities.set_timers,
+                SetTimersInput(
                     workspace_id=event.workspace_id,
                     event_id=event.event_id,
-                    webhook_id=hook.webhook_id,
+                    contact=event.contact.model_dump(mode="json", exclude_unset=True),
+                    timers=matches.timers,
                 ),
-                activity_id=f"deliver-{hook.webhook_id}",
-                start_to_close_timeout=matches.attempt_timeout,
-                retry_policy=DELIVERY_RETRY,
-                summary=f"deliver to {hook.name} at {hook.host}",
+                start_to_close_timeout=TIMERS_TIMEOUT,
+                summary=f"set {len(matches.timers)} DateTime timer(s) for contact {event.contact.id}",
             )
-        except ActivityError as err:
-            self._outcomes[hook.webhook_id] = gave_up(hook, err)
 
     def _index(self, event: TriggerEvent, matches: MatchResult) -> None:
         """Search attributes the starter could not know (the matches), and those a start from
@@ -142,17 +127,3 @@ class TriggerEventWorkflow:
 
     def _count(self, status: DeliveryStatus) -> int:
         return sum(1 for o in self._outcomes.values() if o.status == status)
-
-
-def gave_up(hook: MatchedWebhook, err: ActivityError) -> DeliveryOutcome:
-    """The outcome a delivery activity attached to its final failure, or one made from the error."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        return DeliveryOutcome.model_validate(cause.details[0])
-    return DeliveryOutcome(
-        webhook_id=hook.webhook_id,
-        delivery_id=hook.delivery_id,
-        status=DeliveryStatus.FAILED,
-        attempts=0,
-        detail=str(cause or err),
-    )
