@@ -55,6 +55,8 @@ class TimerInput(BaseModel):
     workspace_id: str
     webhook_id: str
     contact_id: str
+    carried: TimerValue | None = None
+    """The latest value, when the workflow continued as new (its signals do not carry over)."""
 
 
 class TimerValue(BaseModel):
@@ -123,3 +125,4 @@ class EventOutcome(BaseModel):
 
 
 TimerOutcome.model_rebuild()
+TimerInput.model_rebuild()

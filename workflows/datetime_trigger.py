@@ -45,9 +45,9 @@ class DateTimeTriggerWorkflow:
         return self._fire_at
 
     @workflow.run
-    async def run(self, input: TimerInput, carried: TimerValue | None = None) -> TimerOutcome:
-        if carried is not None:  # continued as new: the value is carried over, not re-signalled
-            self._value, self._changed = carried, True
+    async def run(self, input: TimerInput) -> TimerOutcome:
+        if input.carried is not None and self._value is None:  # continued as new
+            self._value = input.carried
         await workflow.wait_condition(lambda: self._value is not None)
         while True:
             self._changed = False
@@ -62,7 +62,7 @@ class DateTimeTriggerWorkflow:
                 )
             if await self._sleep_until(plan.fire_at):
                 if workflow.info().is_continue_as_new_suggested():
-                    workflow.continue_as_new(args=[input, self._value])
+                    workflow.continue_as_new(input.model_copy(update={"carried": self._value}))
                 continue  # a new value: plan again
             # The fire time came: the webhook may have changed while we slept.
             now_plan = await self._plan(input)
