@@ -7,7 +7,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,9 +53,7 @@ async def skipping() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-async def timers(
-    skipping: WorkflowEnvironment, database_url: str, store: Store
-) -> AsyncIterator[WorkflowEnvironment]:
+async def timers(skipping: WorkflowEnvironment, database_url: str, store: Store) -> AsyncIterator[WorkflowEnvironment]:
     settings = Settings(
         database_url=database_url,
         task_queue=f"timers-{uuid.uuid4().hex[:8]}",
@@ -136,7 +134,137 @@ async def test_a_timer_three_days_ahead_fires_once_at_its_instant(
     body = request.json()
     assert body["type"] == "datetime.reached"
     assert body["data"]["contact"]["id"] == contact
+    scheduled_for = when.isoformat().replace("+00:00", "Z")
     assert body["data"]["event"] == {
-        "field": FIELD, "field_value": when.isoformat(), "offset": "0", "scheduled_for": when.isoformat().replace("+00:00", "Z"),
+        "field": FIELD, "field_value": when.isoformat(), "offset": "0", "scheduled_for": scheduled_for,
     }  # fmt: skip
     assert await timers.get_current_time() >= when
+
+
+async def test_one_day_before_at_nine_in_ho_chi_minh_city(
+    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+) -> None:
+    timers.hook = await datetime_hook(store, receiver, "-1d", time_of_day="09:00")  # type: ignore[attr-defined]
+    hcm = ZoneInfo("Asia/Ho_Chi_Minh")
+    day = (await timers.get_current_time()).astimezone(hcm).date() + timedelta(days=10)
+    appointment = datetime.combine(day, datetime.min.time(), hcm).replace(hour=15)  # 15:00 local
+
+    handle = await set_field(timers, appointment.isoformat(), new_contact(), timezone="Asia/Ho_Chi_Minh")
+    outcome = await finished(timers, handle)
+
+    expected = datetime.combine(day - timedelta(days=1), datetime.min.time(), hcm).replace(hour=9).astimezone(UTC)
+    assert expected.hour == 2  # 09:00 at UTC+7
+    assert (outcome.status, outcome.fire_at) == ("delivered", expected)
+    assert receiver.at("/reminder")[0].json()["data"]["event"]["scheduled_for"] == expected.isoformat().replace(
+        "+00:00", "Z"
+    )
+
+
+async def test_moving_the_field_moves_the_fire_and_clearing_it_cancels(
+    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+) -> None:
+    timers.hook = await datetime_hook(store, receiver, "0")  # type: ignore[attr-defined]
+    now = (await timers.get_current_time()).replace(microsecond=0)
+    first, moved = now + timedelta(days=5), now + timedelta(days=8)
+    contact = new_contact()
+
+    handle = await set_field(timers, first.isoformat(), contact)
+    assert await planned(handle, first) == first
+    await set_field(timers, moved.isoformat(), contact)
+    assert await planned(handle, moved) == moved
+    assert (await finished(timers, handle)).fire_at == moved
+    assert len(receiver.at("/reminder")) == 1
+
+    other = new_contact()
+    handle = await set_field(timers, (now + timedelta(days=20)).isoformat(), other)
+    await planned(handle)
+    await set_field(timers, None, other)
+    outcome = await finished(timers, handle)
+    assert (outcome.status, outcome.reason) == ("not scheduled", f"the field {FIELD} was cleared")
+    assert len(receiver.at("/reminder")) == 1
+
+
+async def test_a_webhook_turned_off_before_the_fire_sends_nothing(
+    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+) -> None:
+    hook = timers.hook = await datetime_hook(store, receiver, "0")  # type: ignore[attr-defined]
+    when = (await timers.get_current_time()) + timedelta(days=30)
+    handle = await set_field(timers, when.isoformat(), new_contact())
+    await planned(handle)
+    await store.set_enabled(hook.id, False, reason="campaign over")
+
+    outcome = await finished(timers, handle)
+
+    assert (outcome.status, outcome.reason) == ("skipped", "the webhook is turned off (campaign over)")
+    assert receiver.requests == []
+
+
+async def test_a_changed_offset_is_honoured_at_the_fire(
+    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+) -> None:
+    hook = timers.hook = await datetime_hook(store, receiver, "-2d")  # type: ignore[attr-defined]
+    appointment = ((await timers.get_current_time()) + timedelta(days=10)).replace(microsecond=0)
+    handle = await set_field(timers, appointment.isoformat(), new_contact())
+    assert await planned(handle) == appointment - timedelta(days=2)
+    change = WebhookUpdate(filter={"field": FIELD, "offset": "-1d"})  # later: the timer moves
+    await update_webhook(store, WS, hook.id, change, allow_private=True)
+
+    outcome = await finished(timers, handle)
+
+    assert (outcome.status, outcome.fire_at) == ("delivered", appointment - timedelta(days=1))
+    assert receiver.at("/reminder")[0].json()["data"]["event"]["offset"] == "-1d"
+
+    appointment = ((await timers.get_current_time()) + timedelta(days=10)).replace(microsecond=0)
+    handle = await set_field(timers, appointment.isoformat(), new_contact())
+    assert await planned(handle) == appointment - timedelta(days=1)
+    change = WebhookUpdate(filter={"field": FIELD, "offset": "-3d"})  # earlier: passed by then
+    await update_webhook(store, WS, hook.id, change, allow_private=True)
+    outcome = await finished(timers, handle)
+    assert outcome.status == "skipped" and "new fire time has passed" in outcome.reason
+    assert len(receiver.at("/reminder")) == 1
+
+
+async def test_a_time_already_past_does_not_fire(timers: WorkflowEnvironment, store: Store, receiver: Receiver) -> None:
+    timers.hook = await datetime_hook(store, receiver, "-1d")  # type: ignore[attr-defined]
+    soon = (await timers.get_current_time()) + timedelta(hours=2)  # one day before that has passed
+    outcome = await finished(timers, await set_field(timers, soon.isoformat(), new_contact()))
+    assert outcome.status == "not scheduled" and "had passed when it was set" in outcome.reason
+    unreadable = await finished(timers, await set_field(timers, "next tuesday", new_contact()))
+    assert unreadable.status == "not scheduled" and "cannot be read as a date" in unreadable.reason
+    assert receiver.requests == []
+
+
+async def test_the_same_change_twice_leaves_one_timer(
+    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+) -> None:
+    timers.hook = await datetime_hook(store, receiver, "0")  # type: ignore[attr-defined]
+    when = ((await timers.get_current_time()) + timedelta(days=2)).replace(microsecond=0)
+    contact = new_contact()
+    first = await set_field(timers, when.isoformat(), contact)
+    second = await set_field(timers, when.isoformat(), contact)  # another event, the same value
+
+    assert first.id == second.id
+    outcome = await finished(timers, second)
+    assert outcome.fire_at == when
+    assert len(receiver.at("/reminder")) == 1
+
+
+async def test_a_dst_gap_in_new_york_and_a_months_long_timer_with_a_small_history(
+    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+) -> None:
+    # Clocks in New York spring forward on the second Sunday of March at 02:00: 02:30 that day
+    # does not exist and fires at 03:30 EDT (07:30 UTC), as the README documents. The timer
+    # waits some months (the test server's clock has run ahead: the next such Sunday after it).
+    now = await timers.get_current_time()
+    march = date(now.year + 1, 3, 1)
+    spring_forward = march + timedelta(days=(6 - march.weekday()) % 7 + 7)
+    timers.hook = await datetime_hook(store, receiver, "-1d", time_of_day="02:30")  # type: ignore[attr-defined]
+    day_after = (spring_forward + timedelta(days=1)).isoformat()
+    handle = await set_field(timers, day_after, new_contact(), timezone="America/New_York")
+
+    outcome = await finished(timers, handle)
+
+    expected = datetime.combine(spring_forward, datetime.min.time(), UTC).replace(hour=7, minute=30)
+    assert (outcome.status, outcome.fire_at) == ("delivered", expected)
+    history = [e async for e in handle.fetch_history_events()]
+    assert len(history) < 40, "one timer, no polling"

@@ -57,7 +57,7 @@ class DateTimeTriggerWorkflow:
             if plan.fire_at <= workflow.now():
                 return self._end(
                     "not scheduled",
-                    f"its fire time {plan.fire_at:%Y-%m-%d %H:%M:%S} UTC had passed when set",
+                    f"its fire time {plan.fire_at:%Y-%m-%d %H:%M:%S} UTC had passed when it was set",
                     plan.fire_at,
                 )
             if await self._sleep_until(plan.fire_at):
@@ -72,7 +72,9 @@ class DateTimeTriggerWorkflow:
                 if now_plan.fire_at > workflow.now():
                     continue  # the offset or time of day changed: the timer moves
                 return self._end(
-                    "skipped", "the webhook's offset changed and its new fire time has passed", now_plan.fire_at
+                    "skipped",
+                    "the webhook's offset or time of day changed and the new fire time has passed",
+                    now_plan.fire_at,
                 )
             return await self._fire(input, now_plan)
 
