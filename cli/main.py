@@ -13,6 +13,7 @@ from temporalio.client import WorkflowFailureError
 
 from cli.hooks import deliveries_app, folder_app, hook_app, key_app
 from cli.output import JsonOption, emit, fail, to_jsonable
+from cli.timers import timers_app
 from core.config import Settings
 from core.temporal import connect, register_search_attributes, workflow_url
 from models.events import EVENT_TYPES, InvalidEvent, parse_event
@@ -27,6 +28,7 @@ app.add_typer(hook_app, name="hook")
 app.add_typer(folder_app, name="folder")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(key_app, name="key")
+app.add_typer(timers_app, name="timers")
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

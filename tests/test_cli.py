@@ -197,3 +197,27 @@ async def test_keys_and_folders_from_the_command_line(cli_env: dict[str, str]) -
         "folder", "delete", "-w", "ws_acme", folder["id"], "--move-webhooks-out", "--json", env=cli_env
     )
     assert json.loads(out)["webhooks_moved_out"] == 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_timers_list_shows_pending_datetime_timers(cli_env: dict[str, str], receiver: Receiver) -> None:
+    out, _ = await webhooks(
+        "hook", "create", "-w", "ws_acme", "--name", "Reminder", "--event", "datetime.reached",
+        "--filter", "field=appointment_at", "--filter", "offset=-1d", "--filter", "time_of_day=09:00",
+        "--url", receiver.url("/reminder"), "--json", env=cli_env,
+    )  # fmt: skip
+    hook = json.loads(out)
+    contact = f"c_{uuid.uuid4().hex[:8]}"
+    event = sample_event("contact.created", event_id=f"evt_{uuid.uuid4().hex[:8]}", contact_id=contact)
+    event["contact"]["custom_fields"] = {"appointment_at": "2099-06-15T15:00:00+07:00"}
+    event["contact"]["timezone"] = "Asia/Ho_Chi_Minh"
+    await webhooks("send", "-", "--wait", env=cli_env, stdin=json.dumps(event).encode())
+
+    listed: list[dict[str, Any]] = []
+    for _ in range(50):  # visibility catches up within moments
+        out, _ = await webhooks("timers", "list", "--webhook", hook["id"], "--json", env=cli_env)
+        listed = json.loads(out)
+        if listed and listed[0]["fire_at"]:
+            break
+        await asyncio.sleep(0.2)
+    assert [(t["contact_id"], t["fire_at"]) for t in listed] == [(contact, "2099-06-14T02:00:00+00:00")]

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
@@ -95,7 +95,7 @@ async def planned(handle: WorkflowHandle[Any, TimerOutcome], expected: datetime 
     """The timer's next fire time once it has planned it (polled: the plan is an activity)."""
     fire = None
     for _ in range(100):
-        fire = await handle.query("next_fire", result_type=datetime)  # type: ignore[call-overload]
+        fire = await handle.query("next_fire", result_type=datetime)
         if fire is not None and (expected is None or fire == expected):
             break
         await asyncio.sleep(0.1)
@@ -268,3 +268,33 @@ async def test_a_dst_gap_in_new_york_and_a_months_long_timer_with_a_small_histor
     assert (outcome.status, outcome.fire_at) == ("delivered", expected)
     history = [e async for e in handle.fetch_history_events()]
     assert len(history) < 40, "one timer, no polling"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_end_to_end_on_the_dev_server(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    """Event in, timer set, fire, delivery received: a real server and a real clock, a few seconds."""
+    hook = await datetime_hook(store, receiver, "0")
+    when = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+    contact = new_contact()
+    event = sample_event(
+        "custom_field.changed",
+        event_id=f"evt_{uuid.uuid4().hex[:10]}",
+        contact_id=contact,
+        data={"field": FIELD, "old_value": None, "new_value": when.isoformat()},
+    )
+    await (await publish(client, event, task_queue=settings.task_queue)).result()
+
+    timer = client.get_workflow_handle(timer_workflow_id_for(WS, hook.id, contact), result_type=TimerOutcome)
+    described = await timer.describe()
+    assert described.typed_search_attributes.get(sa.WEBHOOK_IDS) == [hook.id]
+    outcome = await timer.result()
+
+    assert (outcome.status, outcome.fire_at) == ("delivered", when)
+    [request] = receiver.at("/reminder")
+    assert request.json()["data"]["contact"]["id"] == contact
+    listed = [
+        w async for w in client.list_workflows(f"WorkflowType = 'DateTimeTriggerWorkflow' AND WebhookIds = '{hook.id}'")
+    ]
+    assert [w.id for w in listed] == [timer.id]
