@@ -144,6 +144,8 @@ def send(
                 f"result    {result['delivered']} delivered, {result['skipped']} skipped, "
                 f"{result['failed']} failed of {result['matched']} matched"
             )
+            if result.get("timers"):
+                typer.echo(f"timers    {len(result['timers'])} DateTime timer(s) set: {', '.join(result['timers'])}")
             for d in result["deliveries"]:
                 typer.echo(f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}")
         if "error" in shown:

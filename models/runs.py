@@ -121,6 +121,8 @@ class EventOutcome(BaseModel):
     skipped: int
     failed: int
     deliveries: list[DeliveryOutcome]
+    timers: list[str] = []
+    """The DateTime timers this event set, moved or cleared (their workflow ids)."""
     conflict: str | None = None
 
 

@@ -32,6 +32,7 @@ FAILED = "DeliveriesFailed"
 class TriggerEventWorkflow:
     def __init__(self) -> None:
         self._outcomes: dict[str, DeliveryOutcome] = {}
+        self._timers: list[str] = []
 
     @workflow.run
     async def run(self, input: TriggerEventInput) -> EventOutcome:
@@ -53,6 +54,7 @@ class TriggerEventWorkflow:
             skipped=self._count(DeliveryStatus.SKIPPED),
             failed=self._count(DeliveryStatus.FAILED),
             deliveries=[self._outcomes[h.webhook_id] for h in matches.webhooks],
+            timers=self._timers,
             conflict=matches.conflict,
         )
         failed = [o for o in result.deliveries if o.status == DeliveryStatus.FAILED]
@@ -78,7 +80,7 @@ class TriggerEventWorkflow:
     async def _set_timers(self, event: TriggerEvent, matches: MatchResult) -> None:
         """Set, move or cancel the DateTime timers whose watched field this event speaks of."""
         if matches.timers:
-            await workflow.execute_activity_method(
+            self._timers = await workflow.execute_activity_method(
                 TimerActivities.set_timers,
                 SetTimersInput(
                     workspace_id=event.workspace_id,
