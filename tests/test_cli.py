@@ -13,20 +13,31 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 from temporalio.client import Client
+from typer.testing import CliRunner
 
+from cli.main import app
 from core.config import Settings
 from devstack.receiver import Receiver
 from models.samples import sample_event
 
 WEBHOOKS = str(Path(sys.executable).parent / "webhooks")
 
-# The command line is a thin face over the services that test_api.py runs on both stores; its
-# processes are slow to start, so it runs on SQLite alone.
+# The command line is a thin face over the services that test_api.py runs on both stores: it runs
+# on SQLite alone.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-async def webhooks(*args: str, env: dict[str, str], stdin: bytes = b"", expect: int = 0) -> tuple[str, str]:
-    process = await asyncio.create_subprocess_exec(
+async def webhooks(
+    *args: str, env: dict[str, str], stdin: bytes = b"", expect: int = 0, process: bool = False
+) -> tuple[str, str]:
+    """Run the command: in this process by default (a process costs a second and a half of
+    imports), in a process of its own with `process=True`, as a user's shell would."""
+    if not process:
+        # In a thread: the command runs its own event loop, as it does from a shell.
+        result = await asyncio.to_thread(CliRunner().invoke, app, list(args), input=stdin, env=env)
+        assert result.exit_code == expect, f"exit {result.exit_code}: {result.stderr}{result.exception!r}"
+        return result.stdout, result.stderr
+    process_ = await asyncio.create_subprocess_exec(
         WEBHOOKS,
         *args,
         env=os.environ | env,
@@ -34,8 +45,8 @@ async def webhooks(*args: str, env: dict[str, str], stdin: bytes = b"", expect: 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate(stdin)
-    assert process.returncode == expect, f"exit {process.returncode}: {err.decode()}"
+    out, err = await process_.communicate(stdin)
+    assert process_.returncode == expect, f"exit {process_.returncode}: {err.decode()}"
     return out.decode(), err.decode()
 
 
@@ -66,7 +77,8 @@ async def test_send_prints_the_workflow_and_its_result(cli_env: dict[str, str], 
 
     event_id = f"evt_{uuid.uuid4().hex[:8]}"  # the server outlives the test: an id of its own
     event = sample_event("tag.applied", event_id=event_id)
-    out, _ = await webhooks("send", "-", "--wait", "--json", env=cli_env, stdin=json.dumps(event).encode())
+    stdin = json.dumps(event).encode()
+    out, _ = await webhooks("send", "-", "--wait", "--json", env=cli_env, stdin=stdin, process=True)
 
     shown = json.loads(out)
     assert shown["workflow_id"] == f"event-ws_acme-{event_id}"
@@ -82,7 +94,7 @@ async def test_send_refuses_a_malformed_event_naming_the_field(cli_env: dict[str
     path = tmp_path / "event.json"
     path.write_text(json.dumps(event))
 
-    out, err = await webhooks("send", str(path), env=cli_env, expect=2)
+    out, err = await webhooks("send", str(path), env=cli_env, expect=2, process=True)
 
     assert out == ""
     assert "data.sequence_id: field required" in err
