@@ -10,6 +10,7 @@ grown by many signals continues as new.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -113,7 +114,8 @@ class DateTimeTriggerWorkflow:
         when = plan.fire_at
         event = parse_event(
             {
-                "event_id": f"dt_{input.webhook_id}_{input.contact_id}_{when:%Y%m%dT%H%M%SZ}",
+                # Unique per (webhook, contact, instant), and short whatever the contact id's length.
+                "event_id": f"dt_{input.webhook_id}_{when:%Y%m%dT%H%M%SZ}_{short_hash(input.contact_id)}",
                 "workspace_id": input.workspace_id,
                 "type": "datetime.reached",
                 "occurred_at": when.isoformat(),
@@ -129,6 +131,8 @@ class DateTimeTriggerWorkflow:
         assert isinstance(event, DateTimeReached)
         matches = await match(event, only_webhook_id=input.webhook_id)
         self._fire_at = None
+        if not matches.webhooks:  # deleted between the re-read and now
+            return self._end("skipped", "the webhook was deleted", when)
         outcome = await deliver(event, matches.webhooks[0], matches.attempt_timeout)
         status = "delivered" if outcome.status == DeliveryStatus.DELIVERED else str(outcome.status)
         return TimerOutcome(status=status, reason=outcome.detail, fire_at=when, delivery=outcome)
@@ -137,3 +141,7 @@ class DateTimeTriggerWorkflow:
         self._fire_at = None
         workflow.set_current_details(f"{status}: {reason}")
         return TimerOutcome(status=status, reason=reason, fire_at=fire_at)
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
