@@ -78,6 +78,9 @@ def temporal_dev_server(port: int, ui_port: int) -> Iterator[subprocess.Popen[by
             str(DATA_DIR / "temporal.db"),
             "--log-level",
             "warn",
+            # Search attributes registered at start are usable at once, not after a cache refresh.
+            "--dynamic-config-value",
+            "system.forceSearchAttributesCacheRefreshOnRead=true",
         ],
         stdout=log,
         stderr=log,
