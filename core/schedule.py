@@ -39,10 +39,6 @@ def parse_schedule(text: str) -> tuple[timedelta, ...]:
     return tuple(parse_duration(part) for part in text.split(","))
 
 
-def format_schedule(schedule: tuple[timedelta, ...]) -> str:
-    return ",".join(f"{d.total_seconds():g}s" for d in schedule)
-
-
 def retry_delay(schedule: tuple[timedelta, ...], attempt: int, rng: random.Random | None = None) -> timedelta | None:
     """The jittered delay after failed attempt number `attempt` (1-based); None once it ran out."""
     if attempt > len(schedule):

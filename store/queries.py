@@ -258,11 +258,6 @@ class Store:
         if result.rowcount == 0:
             raise NotFound(f"no webhook {webhook_id}", "webhook_id")
 
-    async def count_webhooks(self, workspace_id: str) -> int:
-        async with self.session() as session:
-            query = select(func.count()).select_from(Webhook).where(Webhook.workspace_id == workspace_id)
-            return (await session.exec(query)).one()
-
     # --- folders -------------------------------------------------------------------------------
 
     async def get_folder(self, folder_id: str, workspace_id: str) -> Folder:

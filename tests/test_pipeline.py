@@ -117,6 +117,8 @@ async def test_fails_twice_then_succeeds_with_one_webhook_id(
     assert len({r.headers["webhook-id"] for r in requests}) == 1
     assert outcome.deliveries[0].status == DeliveryStatus.DELIVERED
     assert outcome.deliveries[0].attempts == 3
+    queried = await client.get_workflow_handle(f"event-ws_acme-{event['event_id']}").query("outcomes")
+    assert [(o["webhook_id"], o["status"]) for o in queried] == [(hook.id, "delivered")]
     [ledger] = await store.deliveries_of_event("ws_acme", event["event_id"])
     assert (ledger.webhook_id, ledger.status, ledger.attempts) == (
         hook.id,
