@@ -8,12 +8,11 @@ from temporalio.service import RPCError
 from api.deps import ClientDep, KeyDep, SettingsDep
 from api.webhooks import Started
 from core.temporal import workflow_url
-from models.events import parse_event
+from models.events import MAX_EVENT_BYTES, parse_event
 from services.access import authorize
 from starter import publish
 
 router = APIRouter(tags=["events"])
-MAX_EVENT_BYTES = 256 * 1024
 
 
 async def read_bounded(request: Request, limit: int) -> bytes:

@@ -228,6 +228,11 @@ FILTER_KEYS: dict[str, tuple[str, ...]] = {
 """Which `data` fields a webhook of each type may narrow on; types not listed take no filter."""
 
 
+MAX_EVENT_BYTES = 256 * 1024
+"""An event's largest JSON form: far below Temporal's payload limit (2 MiB), and far above any
+contact a chatbot platform holds."""
+
+
 class InvalidEvent(ValueError):
     """An event that does not fit the contract; the message names the field at fault."""
 
@@ -238,13 +243,20 @@ class InvalidEvent(ValueError):
 
 def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
     """Validate an event from JSON text or a decoded object, naming the bad field on error."""
+    if not isinstance(raw, dict) and len(raw) > MAX_EVENT_BYTES:
+        raise too_large(len(raw))
     try:
-        if isinstance(raw, dict):
-            return EVENT_ADAPTER.validate_python(raw)
-        return EVENT_ADAPTER.validate_json(raw)
+        event = EVENT_ADAPTER.validate_python(raw) if isinstance(raw, dict) else EVENT_ADAPTER.validate_json(raw)
     except ValidationError as err:
         problem = describe_validation_error(err)
         raise InvalidEvent("invalid event: " + problem, problem.split(":", 1)[0] or None) from None
+    if isinstance(raw, dict) and (size := len(event.model_dump_json(exclude_unset=True))) > MAX_EVENT_BYTES:
+        raise too_large(size)
+    return event
+
+
+def too_large(size: int) -> InvalidEvent:
+    return InvalidEvent(f"invalid event: {size:,} bytes, larger than the {MAX_EVENT_BYTES // 1024} KiB an event may be")
 
 
 def problems_of(errors: Iterable[Mapping[str, Any]], skip: Collection[str] = ()) -> list[tuple[str | None, str]]:
