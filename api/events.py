@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from temporalio.service import RPCError
 
-from api.deps import ClientDep, KeyDep, SettingsDep
+from api.deps import ClientDep, KeyDep, SettingsDep, StoreDep
 from api.webhooks import Started
 from core.temporal import workflow_url
 from models.events import MAX_EVENT_BYTES, parse_event
 from services.access import authorize
-from starter import publish
+from services.events import accept_event
 
 router = APIRouter(tags=["events"])
 
@@ -36,13 +36,16 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     response_model_exclude_none=True,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
 )
-async def publish_event(request: Request, key: KeyDep, client: ClientDep, settings: SettingsDep) -> Started:
+async def publish_event(
+    request: Request, key: KeyDep, store: StoreDep, client: ClientDep, settings: SettingsDep
+) -> Started:
     """Validate a trigger event and start its workflow, once per (workspace, event id): sending it
-    again answers with the same workflow. The key must cover the event's workspace."""
+    again answers with the same workflow; sending other content under a used id answers 409. The
+    key must cover the event's workspace."""
     event = parse_event(await read_bounded(request, MAX_EVENT_BYTES))
     authorize(key, event.workspace_id)
     try:
-        handle = await publish(client, event, task_queue=settings.task_queue)
+        handle = await accept_event(store, client, settings.task_queue, event)
     except RPCError as err:
         raise HTTPException(503, f"Temporal did not take the event: {err.message}") from None
     return Started(workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id))

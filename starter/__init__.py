@@ -18,7 +18,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models import search_attributes as sa
-from models.events import EventBase, InvalidEvent, TriggerEvent, TriggerEventInput, parse_event
+from models.events import EventBase, InvalidEvent, TriggerEvent, parse_event
 from models.payload import WORKFLOW_TYPE, workflow_id_for
 from models.runs import EventOutcome
 
@@ -45,7 +45,8 @@ async def publish(
     try:
         return await client.start_workflow(
             WORKFLOW_TYPE,
-            TriggerEventInput(parsed),
+            # The event as received (fields it left out stay out), exactly what another SDK sends.
+            parsed.model_dump(mode="json", exclude_unset=True),
             id=workflow_id,
             task_queue=task_queue,
             result_type=EventOutcome,

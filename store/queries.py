@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import NotFound
 from core.matching import filter_admits
-from models.events import TriggerEvent
+from models.events import EVENT_ADAPTER, TriggerEvent
 from models.payload import delivery_id_for
 from models.runs import MatchedWebhook, MatchResult
 from models.tables import (
@@ -116,12 +116,18 @@ class Store:
                     for d, h in rows.all()
                 ]
             )
-            if stored.body != body:
+            if not same_content(stored.body, event):
                 result.conflict = (
                     f"event {event.event_id} was first received on {stored.received_at:%Y-%m-%d %H:%M:%S} "
                     "with other content; the first one is kept and this one is not delivered"
                 )
             return result
+
+    async def conflicting(self, event: TriggerEvent) -> StoredEvent | None:
+        """The event first received under this id, if its content differs from `event`'s."""
+        async with self.session() as session:
+            stored = await session.get(StoredEvent, (event.workspace_id, event.event_id))
+        return stored if stored is not None and not same_content(stored.body, event) else None
 
     @staticmethod
     async def _matching_webhooks(session: AsyncSession, event: TriggerEvent, only: str | None) -> list[Webhook]:
@@ -363,3 +369,8 @@ def matched(hook: Webhook, event: TriggerEvent) -> MatchedWebhook:
         name=hook.name,
         host=url_host(hook.url),
     )
+
+
+def same_content(stored_body: dict[str, Any], event: TriggerEvent) -> bool:
+    """Whether a stored event and this one say the same, defaults and key order aside."""
+    return EVENT_ADAPTER.validate_python(stored_body).model_dump(mode="json") == event.model_dump(mode="json")

@@ -384,3 +384,18 @@ async def test_the_intake_refuses_bad_events_clearly(api: Api) -> None:
 
     response = await api.call("POST", "/events", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422 and "Invalid JSON" in problem(response)[1]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_event_id_reused_for_other_content_is_refused(api: Api, receiver: Receiver) -> None:
+    await api.hook(receiver.url("/first-wins"))
+    sent = await send(api, "evt_first")
+    again = sent["event"] | {"data": {"tag": "Something else"}}
+
+    response = await api.call("POST", "/events", json=again)
+
+    assert response.status_code == 409
+    field, message = problem(response)
+    assert field == "event_id" and "first one is kept" in message
+    assert (await api.ok("POST", "/events", 202, json=sent["event"]))["workflow_id"] == sent["started"]["workflow_id"]
+    assert [r.json()["data"]["event"]["tag"] for r in receiver.at("/first-wins")] == ["Order Closed"]

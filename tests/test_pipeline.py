@@ -322,3 +322,19 @@ async def test_publish_refuses_a_malformed_event_and_starts_nothing(client: Clie
 
     with pytest.raises(RPCError, match="not found"):
         await client.get_workflow_handle(f"event-ws_acme-{event['event_id']}").describe()
+
+
+async def test_the_contact_is_delivered_as_received(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    await make_hook(store, receiver.url("/as-received"))
+    event = new_event()
+    event["contact"] = {"id": "c_9", "channel": "zalo", "locale": "vi_VN"}  # no name, tags or zone
+
+    await send(client, settings, event)
+
+    assert receiver.at("/as-received")[0].json()["data"]["contact"] == {
+        "id": "c_9",
+        "channel": "zalo",
+        "locale": "vi_VN",
+    }
