@@ -7,6 +7,7 @@ from datetime import timedelta
 from temporalio import activity
 
 from models.datetime_trigger import watched_value
+from models.events import EVENT_ADAPTER
 from models.runs import MatchInput, MatchResult, TimerRequest
 from store.queries import Store
 
@@ -18,7 +19,7 @@ class MatchingActivities:
 
     @activity.defn(name="match_webhooks")
     async def match_webhooks(self, input: MatchInput) -> MatchResult:
-        event = input.event
+        event = EVENT_ADAPTER.validate_python(input.event)
         result = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
         result.attempt_timeout = self.attempt_timeout
         if input.only_webhook_id is None and event.test_webhook_id is None and event.type != "datetime.reached":

@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from models.events import TriggerEvent
 from models.tables import DeliveryStatus
 
 
 class MatchInput(BaseModel):
-    event: TriggerEvent
+    event: dict[str, Any]
+    """The event as received: a model would travel with its defaults filled in."""
     workflow_id: str
     only_webhook_id: str | None = None
     """Deliver to this webhook alone (a DateTime trigger firing), whatever else would match."""

@@ -29,7 +29,11 @@ MATCH_TIMEOUT = timedelta(seconds=30)
 async def match(event: TriggerEvent, only_webhook_id: str | None = None) -> MatchResult:
     result: MatchResult = await workflow.execute_local_activity_method(
         MatchingActivities.match_webhooks,
-        MatchInput(event=event, workflow_id=workflow.info().workflow_id, only_webhook_id=only_webhook_id),
+        MatchInput(
+            event=event.model_dump(mode="json", exclude_unset=True),
+            workflow_id=workflow.info().workflow_id,
+            only_webhook_id=only_webhook_id,
+        ),
         start_to_close_timeout=MATCH_TIMEOUT,
         summary="load the webhooks that match this event" if only_webhook_id is None else "record the event",
     )
