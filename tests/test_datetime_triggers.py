@@ -7,6 +7,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,22 @@ async def skipping() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+@dataclass
+class Rig:
+    """The time-skipping server, a worker's task queue on it, and the DateTime webhook under test."""
+
+    env: WorkflowEnvironment
+    task_queue: str
+    hook: Webhook | None = None
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+
 @pytest.fixture
-async def timers(skipping: WorkflowEnvironment, database_url: str, store: Store) -> AsyncIterator[WorkflowEnvironment]:
-    settings = Settings(
-        database_url=database_url,
-        task_queue=f"timers-{uuid.uuid4().hex[:8]}",
-        retry_schedule=(timedelta(seconds=1),),
-        allow_private_urls=True,
-    )
-    skipping.task_queue = settings.task_queue  # type: ignore[attr-defined]
+async def timers(skipping: WorkflowEnvironment, settings: Settings, store: Store) -> AsyncIterator[Rig]:
     async with build_worker(skipping.client, settings, store) as worker, worker:
-        yield skipping
+        yield Rig(skipping, settings.task_queue)
 
 
 async def datetime_hook(store: Store, receiver: Receiver, offset: str, **extra: str) -> Webhook:
@@ -76,7 +82,7 @@ async def datetime_hook(store: Store, receiver: Receiver, offset: str, **extra: 
 
 
 async def set_field(
-    env: WorkflowEnvironment, value: Any, contact: str, timezone: str | None = None
+    rig: Rig, value: Any, contact: str, timezone: str | None = None
 ) -> WorkflowHandle[Any, TimerOutcome]:
     """A custom_field.changed event for the watched field; returns the timer's workflow."""
     event = sample_event(
@@ -87,8 +93,10 @@ async def set_field(
     )
     event["contact"]["timezone"] = timezone
     event["contact"]["custom_fields"] = {}
-    await (await publish(env.client, event, task_queue=env.task_queue)).result()  # type: ignore[attr-defined]
-    return env.client.get_workflow_handle(timer_id(env, contact), result_type=TimerOutcome)
+    await (await publish(rig.env.client, event, task_queue=rig.task_queue)).result()
+    assert rig.hook is not None
+    timer_id = timer_workflow_id_for(WS, rig.hook.id, contact)
+    return rig.env.client.get_workflow_handle(timer_id, result_type=TimerOutcome)
 
 
 async def planned(handle: WorkflowHandle[Any, TimerOutcome], expected: datetime | None = None) -> datetime | None:
@@ -104,15 +112,10 @@ async def planned(handle: WorkflowHandle[Any, TimerOutcome], expected: datetime 
     return fire
 
 
-async def finished(env: WorkflowEnvironment, handle: WorkflowHandle[Any, TimerOutcome]) -> TimerOutcome:
+async def finished(rig: Rig, handle: WorkflowHandle[Any, TimerOutcome]) -> TimerOutcome:
     """The timer's outcome, time skipping ahead (only the env's own starts do that by themselves)."""
-    async with env.time_skipping_unlocked():  # type: ignore[attr-defined]
+    async with rig.env.time_skipping_unlocked():  # type: ignore[attr-defined]
         return await handle.result()
-
-
-def timer_id(env: WorkflowEnvironment, contact: str) -> str:
-    hook_id = env.hook.id  # type: ignore[attr-defined]
-    return timer_workflow_id_for(WS, hook_id, contact)
 
 
 def new_contact() -> str:
@@ -120,10 +123,10 @@ def new_contact() -> str:
 
 
 async def test_a_timer_three_days_ahead_fires_once_at_its_instant(
-    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+    timers: Rig, store: Store, receiver: Receiver
 ) -> None:
-    timers.hook = await datetime_hook(store, receiver, "0")  # type: ignore[attr-defined]
-    now = await timers.get_current_time()
+    timers.hook = await datetime_hook(store, receiver, "0")
+    now = await timers.now()
     when = (now + timedelta(days=3)).replace(microsecond=0)
     contact = new_contact()
 
@@ -140,15 +143,13 @@ async def test_a_timer_three_days_ahead_fires_once_at_its_instant(
     assert body["data"]["event"] == {
         "field": FIELD, "field_value": when.isoformat(), "offset": "0", "scheduled_for": scheduled_for,
     }  # fmt: skip
-    assert await timers.get_current_time() >= when
+    assert await timers.now() >= when
 
 
-async def test_one_day_before_at_nine_in_ho_chi_minh_city(
-    timers: WorkflowEnvironment, store: Store, receiver: Receiver
-) -> None:
-    timers.hook = await datetime_hook(store, receiver, "-1d", time_of_day="09:00")  # type: ignore[attr-defined]
+async def test_one_day_before_at_nine_in_ho_chi_minh_city(timers: Rig, store: Store, receiver: Receiver) -> None:
+    timers.hook = await datetime_hook(store, receiver, "-1d", time_of_day="09:00")
     hcm = ZoneInfo("Asia/Ho_Chi_Minh")
-    day = (await timers.get_current_time()).astimezone(hcm).date() + timedelta(days=10)
+    day = (await timers.now()).astimezone(hcm).date() + timedelta(days=10)
     appointment = datetime.combine(day, datetime.min.time(), hcm).replace(hour=15)  # 15:00 local
 
     handle = await set_field(timers, appointment.isoformat(), new_contact(), timezone="Asia/Ho_Chi_Minh")
@@ -163,10 +164,10 @@ async def test_one_day_before_at_nine_in_ho_chi_minh_city(
 
 
 async def test_moving_the_field_moves_the_fire_and_clearing_it_cancels(
-    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+    timers: Rig, store: Store, receiver: Receiver
 ) -> None:
-    timers.hook = await datetime_hook(store, receiver, "0")  # type: ignore[attr-defined]
-    now = (await timers.get_current_time()).replace(microsecond=0)
+    timers.hook = await datetime_hook(store, receiver, "0")
+    now = (await timers.now()).replace(microsecond=0)
     first, moved = now + timedelta(days=5), now + timedelta(days=8)
     contact = new_contact()
 
@@ -178,7 +179,7 @@ async def test_moving_the_field_moves_the_fire_and_clearing_it_cancels(
     assert len(receiver.at("/reminder")) == 1
 
     other = new_contact()
-    later = (await timers.get_current_time()) + timedelta(days=20)
+    later = (await timers.now()) + timedelta(days=20)
     handle = await set_field(timers, later.isoformat(), other)
     assert await planned(handle) == later
     await set_field(timers, None, other)
@@ -188,10 +189,10 @@ async def test_moving_the_field_moves_the_fire_and_clearing_it_cancels(
 
 
 async def test_a_webhook_turned_off_before_the_fire_sends_nothing(
-    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+    timers: Rig, store: Store, receiver: Receiver
 ) -> None:
-    hook = timers.hook = await datetime_hook(store, receiver, "0")  # type: ignore[attr-defined]
-    when = (await timers.get_current_time()) + timedelta(days=30)
+    hook = timers.hook = await datetime_hook(store, receiver, "0")
+    when = (await timers.now()) + timedelta(days=30)
     handle = await set_field(timers, when.isoformat(), new_contact())
     await planned(handle)
     await store.set_enabled(hook.id, False, reason="campaign over")
@@ -202,11 +203,9 @@ async def test_a_webhook_turned_off_before_the_fire_sends_nothing(
     assert receiver.requests == []
 
 
-async def test_a_changed_offset_is_honoured_at_the_fire(
-    timers: WorkflowEnvironment, store: Store, receiver: Receiver
-) -> None:
-    hook = timers.hook = await datetime_hook(store, receiver, "-2d")  # type: ignore[attr-defined]
-    appointment = ((await timers.get_current_time()) + timedelta(days=10)).replace(microsecond=0)
+async def test_a_changed_offset_is_honoured_at_the_fire(timers: Rig, store: Store, receiver: Receiver) -> None:
+    hook = timers.hook = await datetime_hook(store, receiver, "-2d")
+    appointment = ((await timers.now()) + timedelta(days=10)).replace(microsecond=0)
     handle = await set_field(timers, appointment.isoformat(), new_contact())
     assert await planned(handle) == appointment - timedelta(days=2)
     change = WebhookUpdate(filter={"field": FIELD, "offset": "-1d"})  # later: the timer moves
@@ -217,7 +216,7 @@ async def test_a_changed_offset_is_honoured_at_the_fire(
     assert (outcome.status, outcome.fire_at) == ("delivered", appointment - timedelta(days=1))
     assert receiver.at("/reminder")[0].json()["data"]["event"]["offset"] == "-1d"
 
-    appointment = ((await timers.get_current_time()) + timedelta(days=10)).replace(microsecond=0)
+    appointment = ((await timers.now()) + timedelta(days=10)).replace(microsecond=0)
     handle = await set_field(timers, appointment.isoformat(), new_contact())
     assert await planned(handle) == appointment - timedelta(days=1)
     change = WebhookUpdate(filter={"field": FIELD, "offset": "-3d"})  # earlier: passed by then
@@ -227,9 +226,9 @@ async def test_a_changed_offset_is_honoured_at_the_fire(
     assert len(receiver.at("/reminder")) == 1
 
 
-async def test_a_time_already_past_does_not_fire(timers: WorkflowEnvironment, store: Store, receiver: Receiver) -> None:
-    timers.hook = await datetime_hook(store, receiver, "-1d")  # type: ignore[attr-defined]
-    soon = (await timers.get_current_time()) + timedelta(hours=2)  # one day before that has passed
+async def test_a_time_already_past_does_not_fire(timers: Rig, store: Store, receiver: Receiver) -> None:
+    timers.hook = await datetime_hook(store, receiver, "-1d")
+    soon = (await timers.now()) + timedelta(hours=2)  # one day before that has passed
     outcome = await finished(timers, await set_field(timers, soon.isoformat(), new_contact()))
     assert outcome.status == "not scheduled" and "had passed when it was set" in outcome.reason
     unreadable = await finished(timers, await set_field(timers, "next tuesday", new_contact()))
@@ -237,11 +236,9 @@ async def test_a_time_already_past_does_not_fire(timers: WorkflowEnvironment, st
     assert receiver.requests == []
 
 
-async def test_the_same_change_twice_leaves_one_timer(
-    timers: WorkflowEnvironment, store: Store, receiver: Receiver
-) -> None:
-    timers.hook = await datetime_hook(store, receiver, "0")  # type: ignore[attr-defined]
-    when = ((await timers.get_current_time()) + timedelta(days=2)).replace(microsecond=0)
+async def test_the_same_change_twice_leaves_one_timer(timers: Rig, store: Store, receiver: Receiver) -> None:
+    timers.hook = await datetime_hook(store, receiver, "0")
+    when = ((await timers.now()) + timedelta(days=2)).replace(microsecond=0)
     contact = new_contact()
     first = await set_field(timers, when.isoformat(), contact)
     second = await set_field(timers, when.isoformat(), contact)  # another event, the same value
@@ -253,15 +250,15 @@ async def test_the_same_change_twice_leaves_one_timer(
 
 
 async def test_a_dst_gap_in_new_york_and_a_months_long_timer_with_a_small_history(
-    timers: WorkflowEnvironment, store: Store, receiver: Receiver
+    timers: Rig, store: Store, receiver: Receiver
 ) -> None:
     # Clocks in New York spring forward on the second Sunday of March at 02:00: 02:30 that day
     # does not exist and fires at 03:30 EDT (07:30 UTC), as the README documents. The timer
     # waits some months (the test server's clock has run ahead: the next such Sunday after it).
-    now = await timers.get_current_time()
+    now = await timers.now()
     march = date(now.year + 1, 3, 1)
     spring_forward = march + timedelta(days=(6 - march.weekday()) % 7 + 7)
-    timers.hook = await datetime_hook(store, receiver, "-1d", time_of_day="02:30")  # type: ignore[attr-defined]
+    timers.hook = await datetime_hook(store, receiver, "-1d", time_of_day="02:30")
     day_after = (spring_forward + timedelta(days=1)).isoformat()
     handle = await set_field(timers, day_after, new_contact(), timezone="America/New_York")
 

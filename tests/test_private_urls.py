@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError
@@ -23,15 +22,10 @@ from worker import build_worker
 
 
 @pytest.fixture
-async def guarded_queue(client: Client, database_url: str, store: Store) -> AsyncIterator[str]:
-    settings = Settings(
-        database_url=database_url,
-        task_queue=f"webhooks-guarded-{uuid.uuid4().hex[:8]}",
-        retry_schedule=(timedelta(milliseconds=100),),
-        allow_private_urls=False,
-    )
-    async with build_worker(client, settings, store) as worker, worker:
-        yield settings.task_queue
+async def guarded_queue(client: Client, settings: Settings, store: Store) -> AsyncIterator[str]:
+    guarded = settings.model_copy(update={"allow_private_urls": False})
+    async with build_worker(client, guarded, store) as worker, worker:
+        yield guarded.task_queue
 
 
 def hook(url: str) -> WebhookCreate:
