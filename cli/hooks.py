@@ -12,9 +12,10 @@ import typer
 from pydantic import ValidationError
 
 from cli.output import JsonOption, emit, fail, table
+from cli.started import describe_start, report_start
 from core.config import Settings
 from core.errors import ServiceError
-from core.temporal import connect, workflow_url
+from core.temporal import connect
 from models.events import describe_validation_error
 from models.tables import (
     ApiKeyPublic,
@@ -267,34 +268,12 @@ def hook_test(
     settings = Settings()
 
     async def work(store: Store) -> dict[str, Any]:
-        from temporalio.client import WorkflowFailureError
-
         client = await connect()
         workspace = await workspace_of(store, hook_id)
         handle = await service.send_test(store, client, settings.task_queue, workspace, hook_id)
-        shown: dict[str, Any] = {
-            "workflow_id": handle.id,
-            "ui_url": workflow_url(settings.ui_url, client.namespace, handle.id),
-        }
-        if wait:
-            try:
-                shown["result"] = (await handle.result()).model_dump(mode="json")
-            except WorkflowFailureError as err:
-                shown["error"] = str(err.cause)
-        return shown
+        return await describe_start(client, handle, settings.ui_url, wait)
 
-    shown = with_store(work)
-
-    def human() -> None:
-        typer.echo(f"workflow  {shown['workflow_id']}\nui        {shown['ui_url']}")
-        for d in shown.get("result", {}).get("deliveries", []):
-            typer.echo(f"result    {d['status']} after {d['attempts']} attempt(s): {d['detail']}")
-        if "error" in shown:
-            typer.echo(f"failed    {shown['error']}")
-
-    emit(shown, json_, human)
-    if "error" in shown:
-        raise typer.Exit(1)
+    report_start(with_store(work), json_)
 
 
 # --- folders -------------------------------------------------------------------------------------

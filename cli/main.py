@@ -6,16 +6,16 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from temporalio.client import WorkflowFailureError
 
 from cli.hooks import deliveries_app, folder_app, hook_app, key_app
-from cli.output import JsonOption, emit, fail, to_jsonable
+from cli.output import JsonOption, fail
+from cli.started import describe_start, report_start
 from cli.timers import timers_app
 from core.config import Settings
-from core.temporal import connect, register_search_attributes, workflow_url
+from core.temporal import connect, register_search_attributes
 from models.events import EVENT_TYPES, InvalidEvent, parse_event
 from models.samples import sample_event
 
@@ -118,41 +118,12 @@ def send(
         fail(str(err))
     settings = Settings()
 
-    async def main() -> tuple[dict[str, object], int]:
+    async def main() -> dict[str, Any]:
         client = await connect()
         handle = await publish(client, event, task_queue=settings.task_queue)
-        shown: dict[str, object] = {
-            "workflow_id": handle.id,
-            "ui_url": workflow_url(settings.ui_url, client.namespace, handle.id),
-        }
-        if not wait:
-            return shown, 0
-        try:
-            shown["result"] = to_jsonable(await handle.result())
-            return shown, 0
-        except WorkflowFailureError as err:
-            shown["error"] = str(err.cause)
-            return shown, 1
+        return await describe_start(client, handle, settings.ui_url, wait)
 
-    shown, code = asyncio.run(main())
-
-    def human() -> None:
-        typer.echo(f"workflow  {shown['workflow_id']}\nui        {shown['ui_url']}")
-        result = shown.get("result")
-        if isinstance(result, dict):
-            typer.echo(
-                f"result    {result['delivered']} delivered, {result['skipped']} skipped, "
-                f"{result['failed']} failed of {result['matched']} matched"
-            )
-            if result.get("timers"):
-                typer.echo(f"timers    {len(result['timers'])} DateTime timer(s) set: {', '.join(result['timers'])}")
-            for d in result["deliveries"]:
-                typer.echo(f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}")
-        if "error" in shown:
-            typer.echo(f"failed    {shown['error']}")
-
-    emit(shown, json_, human)
-    raise typer.Exit(code)
+    report_start(asyncio.run(main()), json_)
 
 
 def main() -> None:
