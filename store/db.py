@@ -7,7 +7,11 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+STORE_UNAVAILABLE = (OperationalError, InterfaceError)
+"""What the drivers raise when the database cannot be reached (down, restarting, connection cut)."""
 
 
 def sync_url(url: str) -> str:
