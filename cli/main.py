@@ -109,7 +109,7 @@ def send(
     json_: bool = JsonOption,
 ) -> None:
     """Publish a trigger event: starts its workflow (once per event id) and prints its id and UI link."""
-    from starter import publish
+    from starter import EventConflict, publish
 
     raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     try:
@@ -123,7 +123,11 @@ def send(
         handle = await publish(client, event, task_queue=settings.task_queue)
         return await describe_start(client, handle, settings.ui_url, wait)
 
-    report_start(asyncio.run(main()), json_)
+    try:
+        started = asyncio.run(main())
+    except EventConflict as err:
+        fail(str(err))
+    report_start(started, json_)
 
 
 def main() -> None:

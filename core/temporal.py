@@ -18,7 +18,7 @@ from temporalio.converter import (
 from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import ApplicationError
 
-from models.events import describe_validation_error
+from models.events import MAX_EVENT_BYTES, TriggerEventInput, describe_validation_error, too_large
 
 INVALID_INPUT = "InvalidInput"
 
@@ -32,6 +32,9 @@ class _NamingJSONConverter(PydanticJSONPlainPayloadConverter):
     """
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        # A start from another SDK skipped publish()'s size rule; the workflow keeps it all the same.
+        if type_hint is TriggerEventInput and len(payload.data) > MAX_EVENT_BYTES:
+            raise ApplicationError(str(too_large(len(payload.data))), type=INVALID_INPUT, non_retryable=True)
         try:
             return super().from_payload(payload, type_hint)
         except ValidationError as err:

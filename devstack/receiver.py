@@ -8,13 +8,14 @@ twice and then succeed, redirect, answer 410 or ask to be retried later. It can 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -149,3 +150,39 @@ class Receiver:
                 pass  # the dev stack prints deliveries itself, through on_request
 
         return Handler
+
+
+@contextlib.asynccontextmanager
+async def misbehaving_server() -> AsyncIterator[str]:
+    """A receiver on 127.0.0.1 (in the running event loop) that answers /endless with a body that
+    never ends and anything else with a 200 KB header (past httpcore's 100 KiB limit). Each answer
+    gives up by itself after 30 s. Yields its base URL."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in request.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+            if request.startswith(b"POST /endless"):
+                writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    writer.write(b"4000\r\n" + b"z" * 0x4000 + b"\r\n")
+                    await writer.drain()
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nx-huge: " + b"h" * 200_000 + b"\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"http://127.0.0.1:{port}"
+        server.close()

@@ -255,6 +255,24 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
     return event
 
 
+class EventConflict(ValueError):
+    """An event id already used in its workspace for an event with other content: the first one
+    is kept, and this one is not delivered."""
+
+    def __init__(self, event_id: str, first_seen: str) -> None:
+        super().__init__(
+            f"event {event_id} was {first_seen} with other content; the first one is kept, "
+            "and this one was not delivered"
+        )
+        self.field = "event_id"
+
+
+def same_content(first: dict[str, Any], event: TriggerEvent) -> bool:
+    """Whether an event seen before (its JSON form) and this one say the same, defaults and key
+    order aside."""
+    return EVENT_ADAPTER.validate_python(first).model_dump(mode="json") == event.model_dump(mode="json")
+
+
 def too_large(size: int) -> InvalidEvent:
     return InvalidEvent(f"invalid event: {size:,} bytes, larger than the {MAX_EVENT_BYTES // 1024} KiB an event may be")
 

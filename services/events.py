@@ -8,20 +8,19 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from core.errors import Conflict
-from models.events import TriggerEvent
+from models.events import EventConflict, TriggerEvent
 from models.runs import EventOutcome
 from starter import publish
-from store.queries import Store
+from store.queries import Store, first_received
 
 
 async def accept_event(
     store: Store, client: Client, task_queue: str, event: TriggerEvent
 ) -> WorkflowHandle[Any, EventOutcome]:
     first = await store.conflicting(event)
-    if first is not None:
-        raise Conflict(
-            f"event {event.event_id} was first received at {first.received_at:%Y-%m-%d %H:%M:%S} UTC with other "
-            "content; the first one is kept, and this one was not delivered",
-            "event_id",
-        )
-    return await publish(client, event, task_queue=task_queue)
+    try:
+        if first is not None:
+            raise EventConflict(event.event_id, first_received(first))
+        return await publish(client, event, task_queue=task_queue)
+    except EventConflict as err:
+        raise Conflict(str(err), err.field) from None

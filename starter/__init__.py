@@ -18,11 +18,11 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models import search_attributes as sa
-from models.events import EventBase, InvalidEvent, TriggerEvent, parse_event
+from models.events import EventBase, EventConflict, InvalidEvent, TriggerEvent, parse_event, same_content
 from models.payload import WORKFLOW_TYPE, workflow_id_for
 from models.runs import EventOutcome
 
-__all__ = ["InvalidEvent", "publish", "summary_of"]
+__all__ = ["EventConflict", "InvalidEvent", "publish", "summary_of"]
 
 
 async def publish(
@@ -36,7 +36,8 @@ async def publish(
     The workflow id is `event-{workspace_id}-{event_id}`: publishing the same event again, while it
     runs or after it completed, returns the existing workflow and delivers nothing twice. After a
     failed run, publishing it again re-runs it, and the ledger sends only what was not delivered.
-    Raises `InvalidEvent`, naming the field, for an event that does not fit the contract.
+    Raises `InvalidEvent`, naming the field, for an event that does not fit the contract, and
+    `EventConflict` for an event id already published with other content (the first one stands).
     """
     if isinstance(event, EventBase):  # checked again: a model built in code skipped the size rule
         event = event.model_dump(mode="json", exclude_unset=True)
@@ -51,7 +52,8 @@ async def publish(
             task_queue=task_queue,
             result_type=EventOutcome,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # Not USE_EXISTING: an existing workflow's event is compared with this one first.
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.EVENT_TYPE, parsed.type),
@@ -62,7 +64,22 @@ async def publish(
             static_summary=summary_of(parsed),
         )
     except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(workflow_id, result_type=EventOutcome)
+        handle = client.get_workflow_handle(workflow_id, result_type=EventOutcome)
+        first = await first_input(client, handle)
+        if first is not None and not same_content(first, parsed):
+            raise EventConflict(parsed.event_id, "already published") from None
+        return handle
+
+
+async def first_input(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[str, Any] | None:
+    """The event a workflow was started with (its latest run's), as JSON data."""
+    async for event in handle.fetch_history_events(page_size=1):
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        if payloads:
+            [value] = await client.data_converter.decode(payloads[:1], [dict])
+            return dict(value)
+        break
+    return None
 
 
 def summary_of(event: TriggerEvent) -> str:

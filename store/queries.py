@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.errors import NotFound
 from core.matching import filter_admits
-from models.events import EVENT_ADAPTER, TriggerEvent
+from models.events import EventConflict, TriggerEvent, same_content
 from models.payload import delivery_id_for
 from models.runs import MatchedWebhook, MatchResult
 from models.tables import (
@@ -117,10 +117,7 @@ class Store:
                 ]
             )
             if not same_content(stored.body, event):
-                result.conflict = (
-                    f"event {event.event_id} was first received on {stored.received_at:%Y-%m-%d %H:%M:%S} "
-                    "with other content; the first one is kept and this one is not delivered"
-                )
+                result.conflict = str(EventConflict(event.event_id, first_received(stored)))
             return result
 
     async def conflicting(self, event: TriggerEvent) -> StoredEvent | None:
@@ -371,6 +368,5 @@ def matched(hook: Webhook, event: TriggerEvent) -> MatchedWebhook:
     )
 
 
-def same_content(stored_body: dict[str, Any], event: TriggerEvent) -> bool:
-    """Whether a stored event and this one say the same, defaults and key order aside."""
-    return EVENT_ADAPTER.validate_python(stored_body).model_dump(mode="json") == event.model_dump(mode="json")
+def first_received(stored: StoredEvent) -> str:
+    return f"first received on {stored.received_at:%Y-%m-%d %H:%M:%S} UTC"

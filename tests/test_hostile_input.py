@@ -3,20 +3,22 @@ bounded outcome, and none stalls the worker."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from core.config import Settings
-from devstack.receiver import Receiver
-from models.events import InvalidEvent, parse_event
+from core.temporal import INVALID_INPUT
+from devstack.receiver import Receiver, misbehaving_server
+from models.events import EventConflict, InvalidEvent, parse_event
+from models.payload import WORKFLOW_TYPE
 from models.samples import sample_event
 from models.tables import WebhookCreate
 from services.webhooks import create_webhook
@@ -71,35 +73,8 @@ async def test_ten_thousand_tags_are_delivered_whole(
 
 @pytest.fixture
 async def misbehaving() -> AsyncIterator[str]:
-    """A receiver on 127.0.0.1 that answers /endless with a body that never ends and /header with a
-    200 KB header (past httpcore's 100 KiB limit); it gives up by itself after 30 s."""
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await reader.readuntil(b"\r\n\r\n")
-        length = int(
-            next(line.split(b":")[1] for line in request.split(b"\r\n") if line.lower().startswith(b"content-length"))
-        )
-        await reader.readexactly(length)
-        try:
-            if request.startswith(b"POST /endless"):
-                writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    writer.write(b"4000\r\n" + b"z" * 0x4000 + b"\r\n")
-                    await writer.drain()
-            else:
-                writer.write(b"HTTP/1.1 200 OK\r\nx-huge: " + b"h" * 200_000 + b"\r\ncontent-length: 0\r\n\r\n")
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with server:
-        yield f"http://127.0.0.1:{port}"
-        server.close()
+    async with misbehaving_server() as url:
+        yield url
 
 
 @pytest.mark.usefixtures("worker")
@@ -126,3 +101,52 @@ async def test_an_endless_body_or_a_huge_header_gets_a_bounded_outcome(
     assert outcomes[header.id]["detail"].startswith("RemoteProtocolError: Receive buffer too long")
     [ledger] = [d for d in await store.list_deliveries(endless.id)]
     assert len(ledger.response_excerpt or "") == 1024
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (json.dumps(event() | {"type": "order.shipped"}).encode(), "unknown event type 'order.shipped'"),
+        (b'{"event_id": "e", "contact": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "recursion limit"),
+        (b'{"event_id": "\xff\xfe", "type": "tag.applied"}', "Invalid JSON"),
+        (json.dumps(event(custom_fields={"notes": "x" * 1024 * 1024})).encode(), "larger than the 256 KiB"),
+    ],
+    ids=["unknown type", "deep nesting", "invalid UTF-8", "1 MiB"],
+)
+@pytest.mark.usefixtures("worker")
+async def test_a_malformed_start_from_another_sdk_fails_at_once_naming_the_problem(
+    client: Client, settings: Settings, raw: bytes, message: str
+) -> None:
+    # What a platform on another SDK could send: any bytes, as a plain JSON payload, bypassing publish().
+    handle = await client.start_workflow(
+        WORKFLOW_TYPE,
+        RawValue(Payload(metadata={"encoding": b"json/plain"}, data=raw)),
+        id=f"event-raw-{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue,
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == INVALID_INPUT
+    assert message in cause.message
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_event_id_reused_for_other_content_is_reported_and_the_first_wins(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    await create_webhook(
+        store, "ws_acme", WebhookCreate(name="first", event_type="tag.applied", url=receiver.url("/first")),
+        allow_private=True,
+    )  # fmt: skip
+    first = event(name="Jane")
+    handle = await publish(client, first, task_queue=settings.task_queue)
+    with pytest.raises(EventConflict, match=f"event {first['event_id']} was already published with other content"):
+        await publish(
+            client, first | {"contact": first["contact"] | {"name": "Mallory"}}, task_queue=settings.task_queue
+        )
+    again = await publish(client, first, task_queue=settings.task_queue)  # the same content: idempotent
+
+    assert again.id == handle.id and (await again.result()).delivered == 1
+    [delivered] = receiver.at("/first")
+    assert delivered.json()["data"]["contact"]["name"] == "Jane"
