@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test test-faults lint format bench install clean
 
 run: $(STAMP)
 	$(BIN)/webhooks dev
 
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/faults
+
+# The fault suite: real processes killed and restarted, a 5,000-event burst (about 12 minutes).
+test-faults: $(STAMP)
+	$(BIN)/pytest tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

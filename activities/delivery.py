@@ -14,6 +14,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.outage import outage_cause, store_outage_retried
 from core.errors import NotFound
 from core.netguard import UnsafeAddressError
 from core.outcome import Verdict, classify
@@ -67,6 +68,10 @@ class DeliveryActivities:
 
     @activity.defn(name="deliver")
     async def deliver(self, input: DeliveryInput) -> DeliveryOutcome:
+        with store_outage_retried():
+            return await self._deliver(input)
+
+    async def _deliver(self, input: DeliveryInput) -> DeliveryOutcome:
         try:
             ctx = await self.store.delivery_context(input.workspace_id, input.event_id, input.webhook_id)
         except NotFound as err:  # the event or its ledger row is gone (removed by hand, or by retention)
@@ -178,7 +183,7 @@ class DeliveryActivities:
             except STORE_UNAVAILABLE as err:
                 if utcnow() + pause > deadline:
                     raise
-                activity.logger.warning("store unavailable while recording a 2xx, trying again: %s", err)
+                activity.logger.warning("store unavailable while recording a 2xx, trying again: %s", outage_cause(err))
                 await asyncio.sleep(pause.total_seconds())
                 pause = min(pause * 2, RECORD_MAX_PAUSE)
 

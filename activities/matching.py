@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from temporalio import activity
 
+from activities.outage import store_outage_retried
 from models.datetime_trigger import watched_value
 from models.events import EVENT_ADAPTER
 from models.runs import MatchInput, MatchResult, TimerRequest
@@ -19,6 +20,10 @@ class MatchingActivities:
 
     @activity.defn(name="match_webhooks")
     async def match_webhooks(self, input: MatchInput) -> MatchResult:
+        with store_outage_retried():
+            return await self._match(input)
+
+    async def _match(self, input: MatchInput) -> MatchResult:
         event = EVENT_ADAPTER.validate_python(input.event)
         result = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
         result.attempt_timeout = self.attempt_timeout

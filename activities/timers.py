@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from activities.outage import store_outage_retried
 from core.errors import NotFound
 from models import search_attributes as sa
 from models.datetime_trigger import fire_time, parse_offset, parse_time_of_day, zone
@@ -54,7 +55,8 @@ class TimerActivities:
         """When the timer fires with the webhook as it is configured now (no judgement of the
         past: that is the workflow's, on its own clock)."""
         try:
-            hook = await self.store.get_webhook(input.webhook_id, input.workspace_id)
+            with store_outage_retried():
+                hook = await self.store.get_webhook(input.webhook_id, input.workspace_id)
         except NotFound:
             return TimerPlan(reason="the webhook was deleted")
         if not hook.enabled:

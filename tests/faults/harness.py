@@ -114,11 +114,11 @@ class Stack:
         if len(await asyncio.to_thread(self.receiver.wait_for, count, 60)) < count:
             raise TimeoutError(f"the receiver got {len(self.receiver.requests)} requests in 60 s, not {count}")
 
-    async def start_worker(self) -> WorkerProcess:
+    async def start_worker(self, settings: Settings | None = None) -> WorkerProcess:
         worker = WorkerProcess(
             f"worker {len(self.workers) + 1}",
             self.folder / f"worker-{len(self.workers) + 1}.log",
-            self.settings,
+            settings or self.settings,
             self.server.address,
         )
         worker.start()
