@@ -53,7 +53,7 @@ async def test_one_of_two_workers_killed_the_other_carries_on(stack: Stack) -> N
     assert_nothing_lost(tally)
 
 
-async def test_the_temporal_server_restarted_keeps_deliveries_and_retries(stack: Stack) -> None:
+async def test_the_temporal_server_killed_and_restarted_keeps_deliveries_and_retries(stack: Stack) -> None:
     await stack.make_hooks([2])
     stack.receiver.default = Answer(503)  # every delivery is between retries when the server stops
     await stack.start_worker()
@@ -62,7 +62,7 @@ async def test_the_temporal_server_restarted_keeps_deliveries_and_retries(stack:
 
     await stack.received(60)
     with stack.outage("the Temporal server was down"):
-        stack.server.stop()
+        stack.server.stop(signal.SIGKILL)
         stack.receiver.default = Answer()
         await asyncio.sleep(3)
         stack.server.start()
@@ -70,7 +70,9 @@ async def test_the_temporal_server_restarted_keeps_deliveries_and_retries(stack:
     handles += await stack.send(later)
     await stack.settle(handles, within=120)
 
-    tally = await stack.reckon("Temporal server stopped for 3 s and restarted on its database file", events + later)
+    tally = await stack.reckon(
+        "Temporal server killed (SIGKILL), restarted 3 s later on its database file", events + later
+    )
     assert_nothing_lost(tally)
     assert sum(1 for r in stack.receiver.requests if r.answer.status == 503) >= 60
 
