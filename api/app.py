@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors, events, folders, webhooks
+from api import errors, events, folders, redelivery, webhooks
 from core.config import Settings
 from core.temporal import connect
 from store.queries import Store
@@ -39,6 +39,7 @@ def create_app(settings: Settings, store: Store | None = None, temporal: Client 
     app.state.settings = settings
     errors.install(app)
     app.include_router(events.router)
+    app.include_router(redelivery.router)
     app.include_router(folders.router)
     app.include_router(webhooks.router)
 

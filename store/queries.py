@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -323,6 +324,22 @@ class Store:
                 )
             query = query.order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
             return (await session.exec(query.limit(limit))).all()
+
+    async def failed_deliveries(
+        self, webhook_id: str, since: datetime | None = None, until: datetime | None = None
+    ) -> Sequence[Delivery]:
+        """The webhook's deliveries that gave up, of events first seen in [since, until), oldest first."""
+        query = select(Delivery).where(Delivery.webhook_id == webhook_id, Delivery.status == DeliveryStatus.FAILED)
+        if since is not None:
+            query = query.where(col(Delivery.created_at) >= since)
+        if until is not None:
+            query = query.where(col(Delivery.created_at) < until)
+        async with self.session() as session:
+            return (await session.exec(query.order_by(col(Delivery.created_at), col(Delivery.id)))).all()
+
+    async def find_event(self, workspace_id: str, event_id: str) -> StoredEvent | None:
+        async with self.session() as session:
+            return await session.get(StoredEvent, (workspace_id, event_id))
 
     async def get_delivery(self, delivery_id: str, workspace_id: str) -> Delivery:
         async with self.session() as session:

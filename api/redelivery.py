@@ -1,0 +1,58 @@
+"""Re-sending what failed: one delivery, or a webhook's failed deliveries over a time range."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, status
+
+from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
+from core.errors import Conflict
+from models.payload import workflow_id_for
+from models.redelivery import Redelivery, RedeliveryReport, WebhookRedelivery
+from models.tables import DeliveryStatus
+from services import redelivery
+
+router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["redelivery"])
+
+
+Reason = Annotated[str, Body(embed=True, max_length=500)]
+
+
+@router.post("/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)
+async def redeliver_one(
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    workspace_id: WorkspaceDep,
+    delivery_id: str,
+    reason: Reason = "redelivery requested",
+) -> Redelivery:
+    """Re-run the delivery's event workflow: it sends again to every webhook of that event that
+    never got a 2xx (this one included), with the same webhook-id."""
+    delivery = await store.get_delivery(delivery_id, workspace_id)
+    if delivery.status == DeliveryStatus.DELIVERED:
+        raise Conflict(
+            f"delivery {delivery_id} was delivered at {delivery.delivered_at}; nothing to re-send", "delivery_id"
+        )
+    return await redelivery.redeliver(
+        client, store, workflow_id_for(workspace_id, delivery.event_id), (why or Why()).reason,
+        task_queue=settings.task_queue, ui_url=settings.ui_url,
+    )  # fmt: skip
+
+
+@router.post("/webhooks/{webhook_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)
+async def redeliver_webhook(
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    workspace_id: WorkspaceDep,
+    webhook_id: str,
+    request: WebhookRedelivery,
+) -> RedeliveryReport:
+    """Re-run every event workflow in which this webhook's delivery gave up, for events first seen
+    in [since, until); `dry_run` only says which."""
+    workflow_ids = await redelivery.by_webhook(store, webhook_id, request.since, request.until, workspace_id)
+    if request.dry_run:
+        return RedeliveryReport(count=len(workflow_ids), workflow_ids=workflow_ids, dry_run=True)
+    return await redelivery.redeliver_all(
+        client, store, workflow_ids, request.reason, task_queue=settings.task_queue, ui_url=settings.ui_url
+    )
