@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Body, status
 
 from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
@@ -30,11 +32,9 @@ async def redeliver_one(
     never got a 2xx (this one included), with the same webhook-id."""
     delivery = await store.get_delivery(delivery_id, workspace_id)
     if delivery.status == DeliveryStatus.DELIVERED:
-        raise Conflict(
-            f"delivery {delivery_id} was delivered at {delivery.delivered_at}; nothing to re-send", "delivery_id"
-        )
+        raise Conflict(f"delivery {delivery_id} was delivered; nothing to re-send", "delivery_id")
     return await redelivery.redeliver(
-        client, store, workflow_id_for(workspace_id, delivery.event_id), (why or Why()).reason,
+        client, store, workflow_id_for(workspace_id, delivery.event_id), reason,
         task_queue=settings.task_queue, ui_url=settings.ui_url,
     )  # fmt: skip
 
