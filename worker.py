@@ -15,12 +15,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.delivery import DeliveryActivities
 from activities.matching import MatchingActivities
+from activities.notification import NotificationActivities
 from activities.timers import TimerActivities
 from core.config import Settings
 from core.netguard import http_client
 from core.temporal import connect
 from store.queries import Store
 from workflows.datetime_trigger import DateTimeTriggerWorkflow
+from workflows.notification import WorkspaceNotificationWorkflow
 from workflows.trigger_event import TriggerEventWorkflow
 
 ATTEMPT_MARGIN = timedelta(seconds=10)
@@ -49,15 +51,24 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
     store = store or Store.from_url(settings.database_url)
     timeout = settings.request_timeout
     async with http_client(allow_private=settings.allow_private_urls, timeout=timeout.total_seconds()) as http:
-        delivery = DeliveryActivities(store, http, schedule=settings.retry_schedule, request_timeout=timeout)
+        delivery = DeliveryActivities(
+            store, http, schedule=settings.retry_schedule, request_timeout=timeout, disable_after=settings.disable_after
+        )
+        notification = NotificationActivities(store, http, schedule=settings.retry_schedule, request_timeout=timeout)
         matching = MatchingActivities(store, attempt_timeout=timeout + ATTEMPT_MARGIN)
         timers = TimerActivities(store, client, settings.task_queue)
         try:
             yield Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[TriggerEventWorkflow, DateTimeTriggerWorkflow],
-                activities=[matching.match_webhooks, delivery.deliver, timers.set_timers, timers.plan_timer],
+                workflows=[TriggerEventWorkflow, DateTimeTriggerWorkflow, WorkspaceNotificationWorkflow],
+                activities=[
+                    matching.match_webhooks,
+                    delivery.deliver,
+                    notification.notify_workspace,
+                    timers.set_timers,
+                    timers.plan_timer,
+                ],
                 workflow_runner=SANDBOX,
                 max_concurrent_activities=200,
                 # On SIGTERM, attempts under way finish (and reach the ledger) before the worker exits.

@@ -60,11 +60,13 @@ class DeliveryActivities:
         *,
         schedule: tuple[timedelta, ...],
         request_timeout: timedelta,
+        disable_after: timedelta,
     ) -> None:
         self.store = store
         self.http = http
         self.schedule = schedule
         self.request_timeout = request_timeout
+        self.disable_after = disable_after
 
     @activity.defn(name="deliver")
     async def deliver(self, input: DeliveryInput) -> DeliveryOutcome:
@@ -87,42 +89,10 @@ class DeliveryActivities:
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
 
         body = json.dumps(delivery_body(ctx.event, hook.id, hook.name), separators=(",", ":")).encode()
-        attempt = await self._post(hook, ledger.id, body)
-        return await self._judge(ledger, hook, attempt)
-
-    async def _post(self, hook: Webhook, delivery_id: str, body: bytes) -> Attempt:
-        headers = {
-            **hook.headers,
-            **signature_headers(signing_secrets(hook), delivery_id, int(time.time()), body),
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "accept-encoding": "identity",
-        }
-        started = time.perf_counter()
-        try:
-            async with (
-                asyncio.timeout(self.request_timeout.total_seconds()),
-                self.http.stream("POST", hook.url, content=body, headers=headers) as response,
-            ):
-                excerpt = await read_excerpt(response)
-        except TimeoutError:
-            return Attempt(
-                None,
-                f"no answer within {self.request_timeout.total_seconds():g} s",
-                None,
-                elapsed_ms(started),
-            )
-        except httpx.HTTPError as err:
-            unsafe = isinstance(err.__cause__, UnsafeAddressError)
-            return Attempt(None, describe_http_error(err), None, elapsed_ms(started), unsafe=unsafe)
-        return Attempt(
-            status_code=response.status_code,
-            error=None,
-            excerpt=excerpt,
-            latency_ms=elapsed_ms(started),
-            retry_after=response.headers.get("retry-after"),
-            location=response.headers.get("location"),
+        attempt = await post_signed(
+            self.http, hook.url, signing_secrets(hook), ledger.id, body, hook.headers, self.request_timeout
         )
+        return await self._judge(ledger, hook, attempt)
 
     async def _judge(self, ledger: Delivery, hook: Webhook, attempt: Attempt) -> DeliveryOutcome:
         now = utcnow()
@@ -146,13 +116,24 @@ class DeliveryActivities:
             await self._record_delivered(
                 ledger.id, **record, status=DeliveryStatus.DELIVERED, last_error=None, delivered_at=now
             )
+            if hook.failing_since is not None:
+                await self.store.clear_failing(hook.id)
             return outcome(done, DeliveryStatus.DELIVERED, detail)
 
         if verdict is Verdict.GONE:
-            await self.store.set_enabled(hook.id, False, reason=f"{detail} ({now:%Y-%m-%d %H:%M:%S} UTC)")
-            await self._give_up(done, record, detail)
+            await self._turn_off(hook, f"{detail} ({now:%Y-%m-%d %H:%M:%S} UTC)")
+            await self._give_up(done, record, detail, turned_off=True)
         if attempt.unsafe:
             await self._give_up(done, record, detail)
+        if hook.failing_since is None:
+            await self.store.mark_failing(hook.id, now)
+        elif now - hook.failing_since >= self.disable_after:
+            reason = (
+                f"no successful delivery since {hook.failing_since:%Y-%m-%d %H:%M:%S} UTC "
+                f"(turned off after {format_delay(self.disable_after)}); last error: {detail}"
+            )
+            await self._turn_off(hook, reason)
+            await self._give_up(done, record, f"{detail}; the webhook was turned off: {reason}", turned_off=True)
         delay = self._next_delay(attempt)
         if delay is None:
             await self._give_up(done, record, f"{detail}; gave up after {attempts} attempts")
@@ -162,13 +143,11 @@ class DeliveryActivities:
             status=DeliveryStatus.PENDING,
             last_error=detail,
         )
-        raise ApplicationError(
-            f"{detail}; next attempt in {format_delay(delay)}",
-            type=RETRYING,
-            next_retry_delay=delay,
-            # An expected outcome, not a fault of the worker: the SDK logs it at debug level.
-            category=ApplicationErrorCategory.BENIGN,
-        )
+        retry_later(detail, delay)
+
+    async def _turn_off(self, hook: Webhook, reason: str) -> None:
+        await self.store.set_enabled(hook.id, False, reason=reason)
+        activity.logger.warning("webhook %s of workspace %s turned off: %s", hook.id, hook.workspace_id, reason)
 
     async def _record_delivered(self, delivery_id: str, **values: Any) -> None:
         """A 2xx must reach the ledger, or the next attempt would send the event again: ride out a
@@ -195,11 +174,63 @@ class DeliveryActivities:
             return parse_retry_after(attempt.retry_after) or scheduled
         return scheduled
 
-    async def _give_up(self, ledger: Delivery, record: dict[str, Any], detail: str) -> NoReturn:
+    async def _give_up(
+        self, ledger: Delivery, record: dict[str, Any], detail: str, *, turned_off: bool = False
+    ) -> NoReturn:
         """Record the failure, and end the activity with it: no more retries."""
         await self.store.update_delivery(ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail)
-        final = outcome(ledger, DeliveryStatus.FAILED, detail)
+        final = outcome(ledger, DeliveryStatus.FAILED, detail).model_copy(update={"webhook_disabled": turned_off})
         raise ApplicationError(detail, final.model_dump(mode="json"), type=GAVE_UP, non_retryable=True)
+
+
+def retry_later(detail: str, delay: timedelta) -> NoReturn:
+    """End this attempt; the next one comes after `delay` (the schedule's, or the receiver's)."""
+    raise ApplicationError(
+        f"{detail}; next attempt in {format_delay(delay)}",
+        type=RETRYING,
+        next_retry_delay=delay,
+        # An expected outcome, not a fault of the worker: the SDK logs it at debug level.
+        category=ApplicationErrorCategory.BENIGN,
+    )
+
+
+async def post_signed(
+    http: httpx.AsyncClient,
+    url: str,
+    secrets: list[str],
+    message_id: str,
+    body: bytes,
+    extra_headers: dict[str, str],
+    limit: timedelta,
+) -> Attempt:
+    """One signed Standard Webhooks POST, bounded in time and in what it reads of the answer."""
+    headers = {
+        **extra_headers,
+        **signature_headers(secrets, message_id, int(time.time()), body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "accept-encoding": "identity",
+    }
+    started = time.perf_counter()
+    try:
+        async with (
+            asyncio.timeout(limit.total_seconds()),
+            http.stream("POST", url, content=body, headers=headers) as response,
+        ):
+            excerpt = await read_excerpt(response)
+    except TimeoutError:
+        return Attempt(None, f"no answer within {limit.total_seconds():g} s", None, elapsed_ms(started))
+    except httpx.HTTPError as err:
+        unsafe = isinstance(err.__cause__, UnsafeAddressError)
+        return Attempt(None, describe_http_error(err), None, elapsed_ms(started), unsafe=unsafe)
+    return Attempt(
+        status_code=response.status_code,
+        error=None,
+        excerpt=excerpt,
+        latency_ms=elapsed_ms(started),
+        retry_after=response.headers.get("retry-after"),
+        location=response.headers.get("location"),
+    )
 
 
 def signing_secrets(hook: Webhook) -> list[str]:
@@ -250,4 +281,6 @@ def format_delay(delay: timedelta) -> str:
         return f"{seconds:.1f} s"
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

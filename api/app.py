@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors, events, folders, redelivery, webhooks
+from api import errors, events, folders, redelivery, webhooks, workspaces
 from core.config import Settings
 from core.temporal import connect
 from store.queries import Store
@@ -40,6 +40,7 @@ def create_app(settings: Settings, store: Store | None = None, temporal: Client 
     errors.install(app)
     app.include_router(events.router)
     app.include_router(redelivery.router)
+    app.include_router(workspaces.router)
     app.include_router(folders.router)
     app.include_router(webhooks.router)
 

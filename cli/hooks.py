@@ -28,8 +28,11 @@ from models.tables import (
     WebhookPublic,
     WebhookUpdate,
     WebhookWithSecret,
+    WorkspaceSettings,
+    WorkspaceSettingsPublic,
+    WorkspaceSettingsUpdate,
 )
-from services import access, deliveries
+from services import access, deliveries, workspaces
 from services import webhooks as service
 from store.queries import Store
 
@@ -41,6 +44,7 @@ hook_app = typer.Typer(
 folder_app = typer.Typer(help="Folders that group webhooks on the Webhooks page.", no_args_is_help=True)
 deliveries_app = typer.Typer(help="The delivery log of a webhook, from the ledger.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+workspace_app = typer.Typer(help="A workspace's settings: where operational events go.", no_args_is_help=True)
 
 Workspace = Annotated[str, typer.Option("--workspace", "-w", help="The workspace (bot / page) id.")]
 HookId = Annotated[str, typer.Argument(help="The webhook's id (wh_...).")]
@@ -85,7 +89,11 @@ def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
     typer.echo(f"  url        {hook.url}")
     for name, value in hook.headers.items():
         typer.echo(f"  header     {name}: {value}")
-    typer.echo(f"  state      {state}")
+    typer.echo(
+        f"  state      {state}" + (f", since {hook.disabled_at:%Y-%m-%d %H:%M:%S} UTC" if hook.disabled_at else "")
+    )
+    if hook.failing_since:
+        typer.echo(f"  failing    since {hook.failing_since:%Y-%m-%d %H:%M:%S} UTC, no 2xx since")
     if secret:
         typer.echo(f"  secret     {secret}")
 
@@ -450,3 +458,40 @@ def key_revoke(
     """Revoke an API key: it stops working at once."""
     key = ApiKeyPublic.model_validate(with_store(lambda s: s.revoke_key(key_id)), from_attributes=True)
     emit(key, json_, lambda: typer.echo(f"revoked {key.id}"))
+
+
+def show_workspace(settings: WorkspaceSettingsPublic) -> None:
+    typer.echo(f"workspace            {settings.workspace_id}")
+    typer.echo(f"notification url     {settings.notification_url or '(none: operational events are only logged)'}")
+    typer.echo(f"notification secret  {settings.notification_secret}")
+
+
+@workspace_app.command("show")
+def workspace_show(workspace_id: Workspace, json_: bool = JsonOption) -> None:
+    """The notification URL for operational events (webhook.disabled) and the secret that signs them."""
+    shown = WorkspaceSettingsPublic.model_validate(
+        with_store(lambda s: workspaces.get_settings(s, workspace_id)), from_attributes=True
+    )
+    emit(shown, json_, lambda: show_workspace(shown))
+
+
+@workspace_app.command("set")
+def workspace_set(
+    workspace_id: Workspace,
+    notification_url: Annotated[
+        str | None, typer.Option(help="Where webhook.disabled events go; --no-notification-url clears it.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--no-notification-url", help="Stop sending operational events.")] = False,
+    json_: bool = JsonOption,
+) -> None:
+    """Set or clear the workspace's notification URL."""
+    if (notification_url is None) == (not clear):
+        fail("give --notification-url URL, or --no-notification-url")
+    settings = Settings()
+
+    async def work(store: Store) -> WorkspaceSettings:
+        update = WorkspaceSettingsUpdate(notification_url=None if clear else notification_url)
+        return await workspaces.update_settings(store, workspace_id, update, allow_private=settings.allow_private_urls)
+
+    shown = WorkspaceSettingsPublic.model_validate(with_store(work), from_attributes=True)
+    emit(shown, json_, lambda: show_workspace(shown))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.hooks import deliveries_app, folder_app, hook_app, key_app
+from cli.hooks import deliveries_app, folder_app, hook_app, key_app, workspace_app
 from cli.output import JsonOption, fail
 from cli.redeliver import redeliver
 from cli.started import describe_start, report_start
@@ -29,6 +29,7 @@ app.add_typer(hook_app, name="hook")
 app.add_typer(folder_app, name="folder")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(key_app, name="key")
+app.add_typer(workspace_app, name="workspace")
 app.add_typer(timers_app, name="timers")
 app.command()(redeliver)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     retry_schedule: Annotated[tuple[timedelta, ...], NoDecode] = DEFAULT_SCHEDULE
     request_timeout: Annotated[timedelta, NoDecode] = timedelta(seconds=15)
     allow_private_urls: bool = False
+    disable_after: Annotated[timedelta, NoDecode] = timedelta(days=5)
+    """A webhook whose deliveries have failed this long with no 2xx in between is turned off."""
     ui_url: str = "http://localhost:8233"
     """The Temporal UI that printed links point at."""
 
@@ -30,7 +32,7 @@ class Settings(BaseSettings):
     def _schedule(cls, value: object) -> object:
         return parse_schedule(value) if isinstance(value, str) else value
 
-    @field_validator("request_timeout", mode="before")
+    @field_validator("request_timeout", "disable_after", mode="before")
     @classmethod
     def _timeout(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value

@@ -20,6 +20,14 @@ def timer_workflow_id_for(workspace_id: str, webhook_id: str, contact_id: str) -
     return f"datetime-{workspace_id}-{webhook_id}-{contact_id}"
 
 
+NOTIFICATION_TYPE = "WorkspaceNotificationWorkflow"
+
+
+def notification_workflow_id_for(workspace_id: str, webhook_id: str, event_id: str) -> str:
+    """One `webhook.disabled` notice per (webhook, event that turned it off), re-runs included."""
+    return f"notify-{workspace_id}-webhook.disabled-{webhook_id}-{event_id}"
+
+
 def delivery_id_for(workspace_id: str, event_id: str, webhook_id: str) -> str:
     """The `webhook-id` header: the same for every attempt and every re-run of (event, webhook)."""
     digest = hashlib.sha256(f"{workspace_id}\x00{event_id}\x00{webhook_id}".encode()).digest()

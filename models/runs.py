@@ -108,6 +108,23 @@ class DeliveryOutcome(BaseModel):
     attempts: int
     status_code: int | None = None
     detail: str = ""
+    webhook_disabled: bool = False
+    """This attempt turned the webhook off (410, or failing for too long): the workspace is told."""
+
+
+class NotificationInput(BaseModel):
+    """An operational event for a workspace: `webhook.disabled`, when an attempt turned it off."""
+
+    workspace_id: str
+    webhook_id: str
+    event_id: str
+    """The event whose delivery turned it off."""
+    attempt_timeout: timedelta
+
+
+class NotificationOutcome(BaseModel):
+    sent: bool
+    detail: str
 
 
 class EventOutcome(BaseModel):

@@ -167,6 +167,8 @@ class Webhook(WebhookBase, table=True):
     previous_secret_expires_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     disabled_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    failing_since: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    """The first failed attempt since the last 2xx; None while deliveries succeed."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=aware())
 
@@ -176,6 +178,7 @@ class WebhookPublic(WebhookBase):
     workspace_id: str
     disabled_reason: str | None
     disabled_at: datetime | None
+    failing_since: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -190,6 +193,36 @@ class WebhookWithSecret(WebhookPublic):
     """What creation returns: the only answer that carries the secret, besides `show --secret`."""
 
     secret: str
+
+
+# --- workspace settings ---------------------------------------------------------------------------
+
+
+class WorkspaceSettingsUpdate(SQLModel):
+    notification_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    """Where operational events (`webhook.disabled`) go; null stops them (they are still logged)."""
+
+    @field_validator("notification_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url_form(value)
+
+
+class WorkspaceSettings(SQLModel, table=True):
+    __tablename__ = "workspace_settings"
+
+    workspace_id: str = Field(primary_key=True, max_length=200)
+    notification_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    notification_secret: str = Field(default_factory=lambda: new_secret(), max_length=200)
+    """Signs operational events, as a webhook's secret signs its deliveries."""
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+
+
+class WorkspaceSettingsPublic(SQLModel):
+    workspace_id: str
+    notification_url: str | None
+    notification_secret: str
+    updated_at: datetime
 
 
 # --- deliveries (the ledger) --------------------------------------------------------------------

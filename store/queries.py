@@ -27,6 +27,7 @@ from models.tables import (
     Folder,
     StoredEvent,
     Webhook,
+    WorkspaceSettings,
     utcnow,
 )
 from store.db import create_engine
@@ -190,7 +191,7 @@ class Store:
 
     # --- webhooks ------------------------------------------------------------------------------
 
-    async def add(self, row: Webhook | Folder | ApiKey) -> None:
+    async def add(self, row: Webhook | Folder | ApiKey | WorkspaceSettings) -> None:
         async with self.session() as session:
             session.add(row)
             await session.commit()
@@ -253,7 +254,30 @@ class Store:
         hook.enabled = enabled
         hook.disabled_reason = None if enabled else reason
         hook.disabled_at = None if enabled else utcnow()
+        if enabled:
+            hook.failing_since = None  # a fresh start: the dead-endpoint clock restarts
         return await self.save_webhook(hook)
+
+    async def mark_failing(self, webhook_id: str, since: datetime) -> None:
+        """Start the webhook's failing streak, unless one is already running."""
+        async with self.session() as session:
+            await session.exec(
+                update(Webhook)
+                .where(col(Webhook.id) == webhook_id, col(Webhook.failing_since).is_(None))
+                .values(failing_since=since)
+            )
+            await session.commit()
+
+    async def clear_failing(self, webhook_id: str) -> None:
+        async with self.session() as session:
+            await session.exec(update(Webhook).where(col(Webhook.id) == webhook_id).values(failing_since=None))
+            await session.commit()
+
+    # --- workspace settings ---------------------------------------------------------------------
+
+    async def workspace_settings(self, workspace_id: str) -> WorkspaceSettings | None:
+        async with self.session() as session:
+            return await session.get(WorkspaceSettings, workspace_id)
 
     async def delete_webhook(self, webhook_id: str) -> None:
         async with self.session() as session:

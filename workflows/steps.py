@@ -3,17 +3,27 @@ one delivery activity per webhook. Workflow code: it only schedules activities."
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from activities.matching import MatchingActivities
     from models.events import TriggerEvent
-    from models.runs import DeliveryInput, DeliveryOutcome, MatchedWebhook, MatchInput, MatchResult
+    from models.payload import NOTIFICATION_TYPE, notification_workflow_id_for
+    from models.runs import (
+        DeliveryInput,
+        DeliveryOutcome,
+        MatchedWebhook,
+        MatchInput,
+        MatchResult,
+        NotificationInput,
+    )
     from models.tables import DeliveryStatus
 
 DELIVERY_RETRY = RetryPolicy(
@@ -53,7 +63,29 @@ async def deliver(event: TriggerEvent, hook: MatchedWebhook, attempt_timeout: ti
         )
         return outcome
     except ActivityError as err:
-        return gave_up(hook, err)
+        outcome = gave_up(hook, err)
+    if outcome.webhook_disabled:
+        await notify_disabled(event, hook, attempt_timeout)
+    return outcome
+
+
+async def notify_disabled(event: TriggerEvent, hook: MatchedWebhook, attempt_timeout: timedelta) -> None:
+    """Tell the workspace, in a workflow of its own that this one does not wait for."""
+    # Already started means a re-run of the event: the workspace was told the first time.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await workflow.start_child_workflow(
+            NOTIFICATION_TYPE,
+            NotificationInput(
+                workspace_id=event.workspace_id,
+                webhook_id=hook.webhook_id,
+                event_id=event.event_id,
+                attempt_timeout=attempt_timeout,
+            ),
+            id=notification_workflow_id_for(event.workspace_id, hook.webhook_id, event.event_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"webhook.disabled: {hook.name} ({hook.webhook_id}) in workspace {event.workspace_id}",
+        )
 
 
 def gave_up(hook: MatchedWebhook, err: ActivityError) -> DeliveryOutcome:
