@@ -18,6 +18,7 @@ from activities.matching import MatchingActivities
 from activities.notification import NotificationActivities
 from activities.timers import TimerActivities
 from core.config import Settings
+from core.metrics import prometheus_runtime
 from core.netguard import http_client
 from core.temporal import connect
 from store.queries import Store
@@ -80,7 +81,8 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
 
 
 async def run_worker(settings: Settings) -> None:
-    client = await connect()
+    runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
+    client = await connect(runtime=runtime)
     async with build_worker(client, settings) as worker:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -88,7 +90,8 @@ async def run_worker(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         async with worker:
             target = client.service_client.config.target_host
-            print(f"worker polling task queue {settings.task_queue!r} on {target}")
+            metrics = f", metrics on :{settings.metrics_port}/metrics" if settings.metrics_port else ""
+            print(f"worker polling task queue {settings.task_queue!r} on {target}{metrics}")
             await stop.wait()
             print("stopping: finishing in-flight deliveries")
 

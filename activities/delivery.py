@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.outage import outage_cause, store_outage_retried
+from core import metrics
 from core.errors import NotFound
 from core.netguard import UnsafeAddressError
 from core.outcome import Verdict, classify
@@ -86,6 +87,7 @@ class DeliveryActivities:
                 "webhook deleted" if hook is None else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
             )
             await self.store.update_delivery(ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail)
+            metrics.delivery(DeliveryStatus.SKIPPED, None)
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
 
         body = json.dumps(delivery_body(ctx.event, hook.id, hook.name), separators=(",", ":")).encode()
@@ -111,6 +113,11 @@ class DeliveryActivities:
         else:
             verdict, detail = Verdict.RETRY, attempt.error or "no answer"
         done = ledger.model_copy(update={"attempts": attempts, "last_status_code": attempt.status_code})
+        metrics.attempt(
+            "delivered" if verdict is Verdict.DELIVERED else "failed",
+            attempt.status_code,
+            timedelta(milliseconds=attempt.latency_ms),
+        )
 
         if verdict is Verdict.DELIVERED:
             await self._record_delivered(
@@ -118,10 +125,11 @@ class DeliveryActivities:
             )
             if hook.failing_since is not None:
                 await self.store.clear_failing(hook.id)
+            metrics.delivery(DeliveryStatus.DELIVERED, attempt.status_code)
             return outcome(done, DeliveryStatus.DELIVERED, detail)
 
         if verdict is Verdict.GONE:
-            await self._turn_off(hook, f"{detail} ({now:%Y-%m-%d %H:%M:%S} UTC)")
+            await self._turn_off(hook, f"{detail} ({now:%Y-%m-%d %H:%M:%S} UTC)", cause="gone")
             await self._give_up(done, record, detail, turned_off=True)
         if attempt.unsafe:
             await self._give_up(done, record, detail)
@@ -132,7 +140,7 @@ class DeliveryActivities:
                 f"no successful delivery since {hook.failing_since:%Y-%m-%d %H:%M:%S} UTC "
                 f"(turned off after {format_delay(self.disable_after)}); last error: {detail}"
             )
-            await self._turn_off(hook, reason)
+            await self._turn_off(hook, reason, cause="failing")
             await self._give_up(done, record, f"{detail}; the webhook was turned off: {reason}", turned_off=True)
         delay = self._next_delay(attempt)
         if delay is None:
@@ -145,8 +153,9 @@ class DeliveryActivities:
         )
         retry_later(detail, delay)
 
-    async def _turn_off(self, hook: Webhook, reason: str) -> None:
+    async def _turn_off(self, hook: Webhook, reason: str, *, cause: str) -> None:
         await self.store.set_enabled(hook.id, False, reason=reason)
+        metrics.disabled(cause)
         activity.logger.warning("webhook %s of workspace %s turned off: %s", hook.id, hook.workspace_id, reason)
 
     async def _record_delivered(self, delivery_id: str, **values: Any) -> None:
@@ -179,6 +188,7 @@ class DeliveryActivities:
     ) -> NoReturn:
         """Record the failure, and end the activity with it: no more retries."""
         await self.store.update_delivery(ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail)
+        metrics.delivery(DeliveryStatus.FAILED, ledger.last_status_code)
         final = outcome(ledger, DeliveryStatus.FAILED, detail).model_copy(update={"webhook_disabled": turned_off})
         raise ApplicationError(detail, final.model_dump(mode="json"), type=GAVE_UP, non_retryable=True)
 

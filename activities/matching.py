@@ -7,6 +7,7 @@ from datetime import timedelta
 from temporalio import activity
 
 from activities.outage import store_outage_retried
+from core import metrics
 from models.datetime_trigger import watched_value
 from models.events import EVENT_ADAPTER
 from models.runs import MatchInput, MatchResult, TimerRequest
@@ -27,6 +28,7 @@ class MatchingActivities:
         event = EVENT_ADAPTER.validate_python(input.event)
         result = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
         result.attempt_timeout = self.attempt_timeout
+        metrics.matched(len(result.webhooks))
         if input.only_webhook_id is None and event.test_webhook_id is None and event.type != "datetime.reached":
             data = event.data.model_dump(mode="json")
             for hook in await self.store.datetime_webhooks(event.workspace_id):

@@ -45,11 +45,21 @@ def dev() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve Prometheus metrics (the SDK's and the pipeline's) at :PORT/metrics.", min=1, max=65535
+        ),
+    ] = None,
+) -> None:
     """Run a worker on the configured task queue until SIGINT or SIGTERM."""
     from worker import run_worker
 
-    asyncio.run(run_worker(Settings()))
+    settings = Settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"metrics_port": metrics_port})
+    asyncio.run(run_worker(settings))
 
 
 @app.command()

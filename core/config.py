@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     retry_schedule: Annotated[tuple[timedelta, ...], NoDecode] = DEFAULT_SCHEDULE
     request_timeout: Annotated[timedelta, NoDecode] = timedelta(seconds=15)
     allow_private_urls: bool = False
+    metrics_port: int | None = None
+    """Where a worker serves Prometheus metrics; none by default."""
     disable_after: Annotated[timedelta, NoDecode] = timedelta(days=5)
     """A webhook whose deliveries have failed this long with no 2xx in between is turned off."""
     ui_url: str = "http://localhost:8233"

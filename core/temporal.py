@@ -17,6 +17,7 @@ from temporalio.converter import (
 )
 from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import Runtime
 
 from models.events import MAX_EVENT_BYTES, TriggerEventInput, describe_validation_error, too_large
 
@@ -58,12 +59,12 @@ class PayloadConverter(CompositePayloadConverter):
 data_converter = DataConverter(payload_converter_class=PayloadConverter)
 
 
-async def connect(*, lazy: bool = False) -> Client:
+async def connect(*, lazy: bool = False, runtime: Runtime | None = None) -> Client:
     """A client configured as the Temporal SDK's environment configuration says
     (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE...)."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=data_converter, lazy=lazy)
+    return await Client.connect(**config, data_converter=data_converter, lazy=lazy, runtime=runtime)
 
 
 def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:

@@ -155,13 +155,15 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     def duration(value: timedelta) -> str:
         return f"{value.total_seconds():g}s"
 
-    return {
+    optional = {"WEBHOOKS_METRICS_PORT": str(settings.metrics_port)} if settings.metrics_port else {}
+    return optional | {
         "WEBHOOKS_DATABASE_URL": settings.database_url,
         "WEBHOOKS_TASK_QUEUE": settings.task_queue,
         "WEBHOOKS_RETRY_SCHEDULE": ",".join(duration(d) for d in settings.retry_schedule),
         "WEBHOOKS_REQUEST_TIMEOUT": duration(settings.request_timeout),
         "WEBHOOKS_ALLOW_PRIVATE_URLS": str(settings.allow_private_urls).lower(),
         "WEBHOOKS_UI_URL": settings.ui_url,
+        "WEBHOOKS_DISABLE_AFTER": duration(settings.disable_after),
     }
 
 
