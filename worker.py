@@ -18,6 +18,7 @@ from activities.matching import MatchingActivities
 from activities.notification import NotificationActivities
 from activities.timers import TimerActivities
 from core.config import Settings
+from core.logs import configure_logging
 from core.metrics import prometheus_runtime
 from core.netguard import http_client
 from core.temporal import connect
@@ -81,6 +82,7 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
 
 
 async def run_worker(settings: Settings) -> None:
+    configure_logging()
     runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(runtime=runtime)
     async with build_worker(client, settings) as worker:

@@ -25,7 +25,7 @@ from models.payload import delivery_body
 from models.runs import DeliveryInput, DeliveryOutcome
 from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
 from store.db import STORE_UNAVAILABLE
-from store.queries import Store
+from store.queries import Store, url_host
 
 USER_AGENT = f"chatbot-webhooks/{version('chatbot-webhooks')}"
 EXCERPT_BYTES = 1024
@@ -113,11 +113,15 @@ class DeliveryActivities:
         else:
             verdict, detail = Verdict.RETRY, attempt.error or "no answer"
         done = ledger.model_copy(update={"attempts": attempts, "last_status_code": attempt.status_code})
-        metrics.attempt(
-            "delivered" if verdict is Verdict.DELIVERED else "failed",
-            attempt.status_code,
-            timedelta(milliseconds=attempt.latency_ms),
-        )
+        result = "delivered" if verdict is Verdict.DELIVERED else "failed"
+        metrics.attempt(result, attempt.status_code, timedelta(milliseconds=attempt.latency_ms))
+        activity.logger.info(
+            "delivery attempt %d to %s: %s (%.0f ms)", attempts, url_host(hook.url), detail, attempt.latency_ms,
+            extra={
+                "workspace_id": ledger.workspace_id, "event_id": ledger.event_id, "webhook_id": ledger.webhook_id,
+                "delivery_id": ledger.id, "status_code": attempt.status_code, "outcome": result,
+            },
+        )  # fmt: skip
 
         if verdict is Verdict.DELIVERED:
             await self._record_delivered(

@@ -71,8 +71,10 @@ def api(
     import uvicorn
 
     from api.app import create_app
+    from core.logs import configure_logging
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    configure_logging()
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None)
 
 
 @db_app.command("upgrade")
