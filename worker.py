@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.delivery import DeliveryActivities
 from activities.matching import MatchingActivities
 from activities.notification import NotificationActivities
+from activities.retention import RetentionActivities
 from activities.timers import TimerActivities
 from core.config import Settings
 from core.logs import configure_logging
@@ -25,6 +26,7 @@ from core.temporal import connect
 from store.queries import Store
 from workflows.datetime_trigger import DateTimeTriggerWorkflow
 from workflows.notification import WorkspaceNotificationWorkflow
+from workflows.retention import LedgerRetentionWorkflow
 from workflows.trigger_event import TriggerEventWorkflow
 
 ATTEMPT_MARGIN = timedelta(seconds=10)
@@ -59,17 +61,24 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
         notification = NotificationActivities(store, http, schedule=settings.retry_schedule, request_timeout=timeout)
         matching = MatchingActivities(store, attempt_timeout=timeout + ATTEMPT_MARGIN)
         timers = TimerActivities(store, client, settings.task_queue)
+        retention = RetentionActivities(store, settings.ledger_retention)
         try:
             yield Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[TriggerEventWorkflow, DateTimeTriggerWorkflow, WorkspaceNotificationWorkflow],
+                workflows=[
+                    TriggerEventWorkflow,
+                    DateTimeTriggerWorkflow,
+                    WorkspaceNotificationWorkflow,
+                    LedgerRetentionWorkflow,
+                ],
                 activities=[
                     matching.match_webhooks,
                     delivery.deliver,
                     notification.notify_workspace,
                     timers.set_timers,
                     timers.plan_timer,
+                    retention.prune_ledger,
                 ],
                 workflow_runner=SANDBOX,
                 max_concurrent_activities=200,

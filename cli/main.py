@@ -16,7 +16,7 @@ from cli.redeliver import redeliver
 from cli.started import describe_start, report_start
 from cli.timers import timers_app
 from core.config import Settings
-from core.temporal import connect, register_search_attributes
+from core.temporal import connect, ensure_retention_schedule, register_search_attributes
 from models.events import EVENT_TYPES, InvalidEvent, parse_event
 from models.samples import sample_event
 
@@ -89,16 +89,19 @@ def db_upgrade() -> None:
 
 @app.command("setup-temporal")
 def setup_temporal() -> None:
-    """Register the search attributes on the configured namespace (idempotent)."""
+    """Register the search attributes and the daily ledger-retention schedule on the configured
+    namespace (idempotent)."""
 
-    async def main() -> list[str]:
-        return await register_search_attributes(await connect())
+    async def main() -> tuple[list[str], bool]:
+        client = await connect()
+        return await register_search_attributes(client), await ensure_retention_schedule(client, Settings().task_queue)
 
     try:
-        added = asyncio.run(main())
+        added, created = asyncio.run(main())
     except RuntimeError as err:
         fail(str(err))
     typer.echo(f"registered: {', '.join(added)}" if added else "search attributes already registered")
+    typer.echo("ledger retention schedule " + ("created" if created else "updated"))
 
 
 @app.command()

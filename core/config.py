@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     retry_schedule: Annotated[tuple[timedelta, ...], NoDecode] = DEFAULT_SCHEDULE
     request_timeout: Annotated[timedelta, NoDecode] = timedelta(seconds=15)
     allow_private_urls: bool = False
+    ledger_retention: Annotated[timedelta, NoDecode] = timedelta(days=30)
+    """Ledger rows (with their response excerpts) and stored events older than this are removed daily."""
     metrics_port: int | None = None
     """Where a worker serves Prometheus metrics; none by default."""
     disable_after: Annotated[timedelta, NoDecode] = timedelta(days=5)
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     def _schedule(cls, value: object) -> object:
         return parse_schedule(value) if isinstance(value, str) else value
 
-    @field_validator("request_timeout", "disable_after", mode="before")
+    @field_validator("request_timeout", "disable_after", "ledger_retention", mode="before")
     @classmethod
     def _timeout(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -101,3 +102,36 @@ async def register_search_attributes(client: Client) -> list[str]:
             AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+async def ensure_retention_schedule(client: Client, task_queue: str) -> bool:
+    """Create the daily ledger-retention schedule (03:00 UTC), or bring it up to date; True if created."""
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleSpec,
+        ScheduleUpdate,
+        ScheduleUpdateInput,
+    )
+
+    from models.payload import RETENTION_SCHEDULE_ID, RETENTION_TYPE
+    from models.runs import PruneInput
+
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RETENTION_TYPE, PruneInput(), id="webhooks-ledger-retention-run", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1), offset=timedelta(hours=3))]),
+    )
+    try:
+        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
+        return True
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(RETENTION_SCHEDULE_ID).update(replace)
+        return False

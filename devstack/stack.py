@@ -17,7 +17,7 @@ from api.app import create_app
 from core.config import DATA_DIR, Settings
 from core.errors import NotFound
 from core.signing import verify
-from core.temporal import data_converter, register_search_attributes
+from core.temporal import data_converter, ensure_retention_schedule, register_search_attributes
 from devstack.processes import TemporalServer, venv_binary
 from devstack.receiver import Received, Receiver
 from models import search_attributes as sa
@@ -70,6 +70,7 @@ async def run_dev() -> None:
         except RuntimeError as err:
             raise SystemExit(str(err)) from None
         await register_search_attributes(client)
+        await ensure_retention_schedule(client, settings.task_queue)
         upgrade(settings.database_url)
         store = Store.from_url(settings.database_url)
         stop = asyncio.Event()

@@ -21,6 +21,8 @@ def timer_workflow_id_for(workspace_id: str, webhook_id: str, contact_id: str) -
 
 
 NOTIFICATION_TYPE = "WorkspaceNotificationWorkflow"
+RETENTION_TYPE = "LedgerRetentionWorkflow"
+RETENTION_SCHEDULE_ID = "webhooks-ledger-retention"
 
 
 def notification_workflow_id_for(workspace_id: str, webhook_id: str, event_id: str) -> str:

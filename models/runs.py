@@ -112,6 +112,16 @@ class DeliveryOutcome(BaseModel):
     """This attempt turned the webhook off (410, or failing for too long): the workspace is told."""
 
 
+class PruneInput(BaseModel):
+    batch_size: int = 500
+
+
+class PruneOutcome(BaseModel):
+    cutoff: datetime
+    deliveries: int = 0
+    events: int = 0
+
+
 class NotificationInput(BaseModel):
     """An operational event for a workspace: `webhook.disabled`, when an attempt turned it off."""
 

@@ -361,6 +361,44 @@ class Store:
         async with self.session() as session:
             return (await session.exec(query.order_by(col(Delivery.created_at), col(Delivery.id)))).all()
 
+    async def prune_deliveries(self, cutoff: datetime, batch: int) -> int:
+        """Remove up to `batch` settled ledger rows created before `cutoff`, in one short
+        transaction (by primary key, so no long lock on the table); returns how many went."""
+        async with self.session() as session:
+            ids = (
+                await session.exec(
+                    select(Delivery.id)
+                    .where(col(Delivery.created_at) < cutoff, Delivery.status != DeliveryStatus.PENDING)
+                    .limit(batch)
+                )
+            ).all()
+            if ids:
+                await session.exec(delete(Delivery).where(col(Delivery.id).in_(ids)))
+                await session.commit()
+            return len(ids)
+
+    async def prune_events(self, cutoff: datetime, batch: int) -> int:
+        """Remove up to `batch` stored events received before `cutoff` that no ledger row needs."""
+        async with self.session() as session:
+            needed = select(Delivery.id).where(
+                Delivery.workspace_id == StoredEvent.workspace_id, Delivery.event_id == StoredEvent.event_id
+            )
+            keys = (
+                await session.exec(
+                    select(StoredEvent.workspace_id, StoredEvent.event_id)
+                    .where(col(StoredEvent.received_at) < cutoff, ~needed.exists())
+                    .limit(batch)
+                )
+            ).all()
+            for workspace_id, event_id in keys:
+                await session.exec(
+                    delete(StoredEvent).where(
+                        col(StoredEvent.workspace_id) == workspace_id, col(StoredEvent.event_id) == event_id
+                    )
+                )
+            await session.commit()
+            return len(keys)
+
     async def find_event(self, workspace_id: str, event_id: str) -> StoredEvent | None:
         async with self.session() as session:
             return await session.get(StoredEvent, (workspace_id, event_id))
