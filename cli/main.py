@@ -77,6 +77,38 @@ def api(
     uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None)
 
 
+@app.command("codec-server")
+def codec_server(
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 8081,
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    origin: Annotated[
+        list[str] | None, typer.Option(help="A browser origin allowed to call it (default: WEBHOOKS_UI_URL).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="WEBHOOKS_CODEC_TOKEN", help="Require `Authorization: Bearer TOKEN`.")
+    ] = None,
+    new_key: Annotated[bool, typer.Option("--new-key", help="Print a fresh key for WEBHOOKS_ENCRYPTION_KEY.")] = False,
+) -> None:
+    """Decode encrypted payloads for the Temporal UI (set it as the UI's codec endpoint)."""
+    from core.codec import EncryptionCodec, parse_keys
+    from core.codec import new_key as make_key
+
+    if new_key:
+        typer.echo(make_key())
+        return
+    import uvicorn
+
+    from api.codec import create_codec_app
+    from core.logs import configure_logging
+
+    settings = Settings()
+    if not settings.encryption_key:
+        fail("WEBHOOKS_ENCRYPTION_KEY is not set: there is nothing to decode")
+    codec = EncryptionCodec(parse_keys(settings.encryption_key))
+    configure_logging()
+    uvicorn.run(create_codec_app(codec, origin or [settings.ui_url], token), host=host, port=port, log_config=None)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations to WEBHOOKS_DATABASE_URL."""

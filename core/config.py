@@ -24,12 +24,23 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     ledger_retention: Annotated[timedelta, NoDecode] = timedelta(days=30)
     """Ledger rows (with their response excerpts) and stored events older than this are removed daily."""
+    encryption_key: str | None = None
+    """`ID:BASE64[,ID:BASE64...]`: encrypt every payload Temporal stores (core.codec)."""
     metrics_port: int | None = None
     """Where a worker serves Prometheus metrics; none by default."""
     disable_after: Annotated[timedelta, NoDecode] = timedelta(days=5)
     """A webhook whose deliveries have failed this long with no 2xx in between is turned off."""
     ui_url: str = "http://localhost:8233"
     """The Temporal UI that printed links point at."""
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _keys(cls, value: str | None) -> str | None:
+        if value:
+            from core.codec import parse_keys
+
+            parse_keys(value)  # refuse a malformed key at start, naming the problem
+        return value or None
 
     @field_validator("retry_schedule", mode="before")
     @classmethod

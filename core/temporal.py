@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 
+from core.config import Settings
 from models.events import MAX_EVENT_BYTES, TriggerEventInput, describe_validation_error, too_large
 
 INVALID_INPUT = "InvalidInput"
@@ -60,12 +62,23 @@ class PayloadConverter(CompositePayloadConverter):
 data_converter = DataConverter(payload_converter_class=PayloadConverter)
 
 
+def converter_for(encryption_key: str | None) -> DataConverter:
+    """The project's converter, encrypting every payload when keys are given (core.codec)."""
+    if not encryption_key:
+        return data_converter
+    from core.codec import EncryptionCodec, parse_keys
+
+    return dataclasses.replace(data_converter, payload_codec=EncryptionCodec(parse_keys(encryption_key)))
+
+
 async def connect(*, lazy: bool = False, runtime: Runtime | None = None) -> Client:
     """A client configured as the Temporal SDK's environment configuration says
-    (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE...)."""
+    (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE...),
+    encrypting payloads when WEBHOOKS_ENCRYPTION_KEY is set."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=data_converter, lazy=lazy, runtime=runtime)
+    converter = converter_for(Settings().encryption_key)
+    return await Client.connect(**config, data_converter=converter, lazy=lazy, runtime=runtime)
 
 
 def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:

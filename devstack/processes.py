@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from core.config import Settings
 from core.temporal import data_converter
@@ -102,12 +103,15 @@ class Process:
 class TemporalServer(Process):
     """`temporal server start-dev` on a SQLite file: stopped and started again, it keeps its state."""
 
-    def __init__(self, folder: Path, port: int | None = None, ui_port: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, port: int | None = None, ui_port: int | None = None, codec_endpoint: str | None = None
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         super().__init__("the Temporal dev server", folder / "temporal.log")
         self.db_file = folder / "temporal.db"
         self.port = port or free_port()
         self.ui_port = ui_port
+        self.codec_endpoint = codec_endpoint
 
     @property
     def address(self) -> str:
@@ -115,6 +119,8 @@ class TemporalServer(Process):
 
     def start(self) -> None:
         ui = ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
+        if self.codec_endpoint:
+            ui += ["--ui-codec-endpoint", self.codec_endpoint]
         self._spawn(
             [
                 venv_binary("temporal"),
@@ -135,14 +141,14 @@ class TemporalServer(Process):
             ]
         )
 
-    async def connect(self) -> Client:
+    async def connect(self, converter: DataConverter = data_converter) -> Client:
         """A client once the server answers."""
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             if self.exited() is not None:
                 raise RuntimeError(f"{self.name} exited ({self.exited()}); see {self.log_path}:\n{self.log_tail()}")
             try:
-                return await Client.connect(self.address, data_converter=data_converter)
+                return await Client.connect(self.address, data_converter=converter)
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{self.name} did not answer on {self.address}; see {self.log_path}") from None
@@ -156,6 +162,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         return f"{value.total_seconds():g}s"
 
     optional = {"WEBHOOKS_METRICS_PORT": str(settings.metrics_port)} if settings.metrics_port else {}
+    if settings.encryption_key:
+        optional["WEBHOOKS_ENCRYPTION_KEY"] = settings.encryption_key
     return optional | {
         "WEBHOOKS_DATABASE_URL": settings.database_url,
         "WEBHOOKS_TASK_QUEUE": settings.task_queue,

@@ -11,13 +11,16 @@ import os
 import signal
 
 import uvicorn
+from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.codec import create_codec_app
+from core.codec import EncryptionCodec, parse_keys
 from core.config import DATA_DIR, Settings
 from core.errors import NotFound
 from core.signing import verify
-from core.temporal import data_converter, ensure_retention_schedule, register_search_attributes
+from core.temporal import converter_for, data_converter, ensure_retention_schedule, register_search_attributes
 from devstack.processes import TemporalServer, venv_binary
 from devstack.receiver import Received, Receiver
 from models import search_attributes as sa
@@ -30,6 +33,7 @@ TEMPORAL_PORT = 7233
 UI_PORT = 8233
 RECEIVER_PORT = 8099
 API_PORT = 8000
+CODEC_PORT = 8081
 DEV_WORKSPACE = "ws_acme"
 DEV_KEY = "wk_dev_local_only_ws_acme"
 
@@ -62,11 +66,12 @@ def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) 
 async def run_dev() -> None:
     os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_URLS", "true")  # the demo receiver is on 127.0.0.1
     settings = Settings()
-    server = TemporalServer(DATA_DIR, TEMPORAL_PORT, UI_PORT)
+    codec = f"http://localhost:{CODEC_PORT}" if settings.encryption_key else None
+    server = TemporalServer(DATA_DIR, TEMPORAL_PORT, UI_PORT, codec_endpoint=codec)
     server.start()
     try:
         try:
-            client = await server.connect()
+            client = await server.connect(converter_for(settings.encryption_key))
         except RuntimeError as err:
             raise SystemExit(str(err)) from None
         await register_search_attributes(client)
@@ -78,21 +83,27 @@ async def run_dev() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await ensure_dev_key(store)
-        api = uvicorn.Server(
-            uvicorn.Config(create_app(settings, store, client), host="127.0.0.1", port=API_PORT, log_level="warning")
-        )
+        servers = [serve(create_app(settings, store, client), API_PORT)]
+        if settings.encryption_key:
+            codec_app = create_codec_app(EncryptionCodec(parse_keys(settings.encryption_key)), [settings.ui_url])
+            servers.append(serve(codec_app, CODEC_PORT))
         with Receiver(port=RECEIVER_PORT) as receiver:
             announce(receiver, store, loop)
             async with build_worker(client, settings, store) as worker, worker:
-                serving = asyncio.create_task(api.serve())
+                serving = [asyncio.create_task(s.serve()) for s in servers]
                 print(welcome(settings, receiver), flush=True)
                 await stop.wait()
                 print("\nstopping: API, worker, receiver, Temporal dev server", flush=True)
-                api.should_exit = True
-                await serving
+                for s in servers:
+                    s.should_exit = True
+                await asyncio.gather(*serving)
         await store.close()
     finally:
         server.stop(timeout=15)
+
+
+def serve(app: FastAPI, port: int) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
 
 
 async def ensure_dev_key(store: Store) -> None:
@@ -102,13 +113,19 @@ async def ensure_dev_key(store: Store) -> None:
         await create_key(store, DEV_WORKSPACE, "dev stack (well-known, local only)", token=DEV_KEY)
 
 
+def codec_line(settings: Settings) -> str:
+    if not settings.encryption_key:
+        return ""
+    return f"\n  Codec server    http://localhost:{CODEC_PORT} (payloads encrypted; the UI decodes through it)"
+
+
 def welcome(settings: Settings, receiver: Receiver) -> str:
     return f"""
 Local stack is up.
   Temporal UI     http://localhost:{UI_PORT}
   Temporal        127.0.0.1:{TEMPORAL_PORT} (namespace default, task queue {settings.task_queue})
   Store           {settings.database_url}
-  API             http://127.0.0.1:{API_PORT}/docs (key for ws_acme: {DEV_KEY})
+  API             http://127.0.0.1:{API_PORT}/docs (key for ws_acme: {DEV_KEY}){codec_line(settings)}
   Demo receiver   {receiver.url("/")} (prints each delivery it gets)
 
 In another terminal:
