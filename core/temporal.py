@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
 
 from core.config import Settings
+from core.tracing import tracing_interceptors
 from models.events import MAX_EVENT_BYTES, TriggerEventInput, describe_validation_error, too_large
 
 INVALID_INPUT = "InvalidInput"
@@ -78,7 +79,9 @@ async def connect(*, lazy: bool = False, runtime: Runtime | None = None) -> Clie
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", "localhost:7233")
     converter = converter_for(Settings().encryption_key)
-    return await Client.connect(**config, data_converter=converter, lazy=lazy, runtime=runtime)
+    return await Client.connect(
+        **config, data_converter=converter, lazy=lazy, runtime=runtime, interceptors=tracing_interceptors()
+    )
 
 
 def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:
