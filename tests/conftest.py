@@ -9,15 +9,18 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from api.app import create_app
 from core.config import Settings
 from devstack.receiver import Receiver
 from devstack.stack import ephemeral_environment
+from services.access import create_key
 from store.migrate import upgrade
 from store.queries import Store
 from worker import build_worker
@@ -97,6 +100,20 @@ def settings(database_url: str) -> Settings:
         request_timeout=timedelta(seconds=5),
         allow_private_urls=True,
     )
+
+
+@pytest.fixture
+async def acme_http(client: Client, settings: Settings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP API (the ASGI app over httpx), signed in with a key of workspace ws_acme."""
+    app = create_app(settings, store=store, temporal=client)
+    key = (await create_key(store, "ws_acme", "acme")).key
+    transport = httpx.ASGITransport(app=app)
+    headers = {"authorization": f"Bearer {key}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://api.test", headers=headers) as http,
+    ):
+        yield http
 
 
 @pytest.fixture

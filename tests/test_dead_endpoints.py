@@ -14,7 +14,6 @@ import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 from temporalio.client import Client, WorkflowFailureError
 
-from api.app import create_app
 from core.config import Settings
 from devstack.receiver import Answer, Receiver
 from models.payload import notification_workflow_id_for
@@ -22,7 +21,6 @@ from models.runs import NotificationOutcome
 from models.samples import sample_event
 from models.tables import Webhook, WebhookCreate, WorkspaceSettingsUpdate
 from services import workspaces
-from services.access import create_key
 from services.webhooks import create_webhook, set_enabled
 from starter import publish
 from store.queries import Store
@@ -122,22 +120,12 @@ async def test_a_success_ends_the_failing_streak(
 
 
 async def test_the_api_sets_the_notification_url_with_the_api_rules(
-    client: Client, settings: Settings, store: Store
+    acme_http: httpx.AsyncClient,
 ) -> None:
-    app = create_app(settings, store=store, temporal=client)
-    key = (await create_key(store, WS, "acme")).key
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://api.test",
-            headers={"authorization": f"Bearer {key}"},
-        ) as http,
-    ):
-        before = (await http.get(f"/workspaces/{WS}/settings")).json()
-        bad = await http.put(f"/workspaces/{WS}/settings", json={"notification_url": "ftp://x"})
-        good = await http.put(f"/workspaces/{WS}/settings", json={"notification_url": "https://ops.example/hooks"})
-        other = await http.get("/workspaces/ws_other/settings")
+    before = (await acme_http.get(f"/workspaces/{WS}/settings")).json()
+    bad = await acme_http.put(f"/workspaces/{WS}/settings", json={"notification_url": "ftp://x"})
+    good = await acme_http.put(f"/workspaces/{WS}/settings", json={"notification_url": "https://ops.example/hooks"})
+    other = await acme_http.get("/workspaces/ws_other/settings")
 
     assert before["notification_url"] is None and before["notification_secret"].startswith("whsec_")
     assert good.json()["notification_secret"] == before["notification_secret"], "the secret shown is the one kept"

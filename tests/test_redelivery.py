@@ -17,7 +17,6 @@ from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowFailureError
 from typer.testing import CliRunner
 
-from api.app import create_app
 from cli.main import app as cli
 from core.config import Settings
 from devstack.processes import settings_environment, venv_binary
@@ -29,7 +28,6 @@ from models.runs import EventOutcome
 from models.samples import sample_event
 from models.tables import DeliveryStatus, Webhook, WebhookCreate, utcnow
 from services import redelivery
-from services.access import create_key
 from services.webhooks import create_webhook
 from starter import publish
 from store.queries import Store
@@ -177,23 +175,13 @@ async def test_a_completed_or_running_workflow_is_left_alone(
 
 
 async def test_the_api_redelivers_one_delivery_and_refuses_a_delivered_one(
-    failed: Failed, client: Client, store: Store, settings: Settings
+    failed: Failed, client: Client, store: Store, acme_http: httpx.AsyncClient
 ) -> None:
-    app = create_app(settings, store=store, temporal=client)
-    key = (await create_key(store, WS, "ops")).key
     [bad] = await store.list_deliveries(failed.bad.id)
     [good] = await store.list_deliveries(failed.good.id)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://api.test",
-            headers={"authorization": f"Bearer {key}"},
-        ) as http,
-    ):
-        dry = await http.post(f"/workspaces/{WS}/webhooks/{failed.bad.id}/redeliver", json={"dry_run": True})
-        refused = await http.post(f"/workspaces/{WS}/deliveries/{good.id}/redeliver")
-        accepted = await http.post(f"/workspaces/{WS}/deliveries/{bad.id}/redeliver", json={"reason": "fixed"})
+    dry = await acme_http.post(f"/workspaces/{WS}/webhooks/{failed.bad.id}/redeliver", json={"dry_run": True})
+    refused = await acme_http.post(f"/workspaces/{WS}/deliveries/{good.id}/redeliver")
+    accepted = await acme_http.post(f"/workspaces/{WS}/deliveries/{bad.id}/redeliver", json={"reason": "fixed"})
 
     assert dry.status_code == 202 and dry.json()["workflow_ids"] == [failed.workflow_id]
     assert refused.status_code == 409 and "was delivered" in refused.json()["error"]["message"]
