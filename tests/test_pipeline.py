@@ -338,3 +338,20 @@ async def test_the_contact_is_delivered_as_received(
         "channel": "zalo",
         "locale": "vi_VN",
     }
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_event_matching_a_hundred_webhooks_reaches_them_all(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    hooks = [await make_hook(store, receiver.url(f"/{n}")) for n in range(100)]
+    event = new_event()
+
+    outcome = await (await publish(client, event, task_queue=settings.task_queue)).result()
+
+    assert outcome.delivered == 100 and len(receiver.requests) == 100
+    # A search attribute value holds 2 KiB: WebhookIds lists those that fit, the ledger all of them.
+    described = await client.get_workflow_handle(f"event-ws_acme-{event['event_id']}").describe()
+    listed = described.typed_search_attributes.get(sa.WEBHOOK_IDS) or []
+    assert 50 < len(listed) < 100 and set(listed) <= {h.id for h in hooks}
+    assert len(await store.deliveries_of_event("ws_acme", event["event_id"])) == 100

@@ -3,6 +3,7 @@ answer, filters, the address check, event validation and webhook shape rules."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from core.schedule import (
     retry_delay,
 )
 from core.signing import sign, signature_headers
+from models import search_attributes as sa
 from models.events import EVENT_TYPES, FILTER_KEYS, PLATFORM_EVENT_TYPES, InvalidEvent, parse_event
 from models.payload import delivery_id_for
 from models.samples import SAMPLE_DATA, sample_event
@@ -302,3 +304,10 @@ def test_data_may_be_left_out_where_the_trigger_has_none() -> None:
 def test_invalid_json_is_an_invalid_event() -> None:
     with pytest.raises(InvalidEvent, match="Invalid JSON"):
         parse_event(b'{"event_id": ')
+
+
+def test_the_webhook_ids_that_fit_in_a_search_attribute() -> None:
+    ids = [f"wh_{n:020d}" for n in range(200)]
+    kept = sa.fitting(ids)
+    assert kept == ids[: len(kept)]
+    assert len(json.dumps(kept).encode()) <= sa.VALUE_LIMIT_BYTES < len(json.dumps(ids[: len(kept) + 1]).encode())

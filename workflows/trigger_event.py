@@ -59,7 +59,9 @@ class TriggerEventWorkflow:
         )
         failed = [o for o in result.deliveries if o.status == DeliveryStatus.FAILED]
         if failed:
-            workflow.upsert_search_attributes([sa.FAILED_WEBHOOK_IDS.value_set([o.webhook_id for o in failed])])
+            workflow.upsert_search_attributes(
+                [sa.FAILED_WEBHOOK_IDS.value_set(sa.fitting([o.webhook_id for o in failed]))]
+            )
             hosts = {h.webhook_id: h.host for h in matches.webhooks}
             names = "; ".join(f"{o.webhook_id} ({hosts[o.webhook_id]}): {o.detail}" for o in failed)
             raise ApplicationError(
@@ -105,7 +107,7 @@ class TriggerEventWorkflow:
             )
             if present.get(key) is None
         ]
-        updates.append(sa.WEBHOOK_IDS.value_set([h.webhook_id for h in matches.webhooks]))
+        updates.append(sa.WEBHOOK_IDS.value_set(sa.fitting([h.webhook_id for h in matches.webhooks])))
         workflow.upsert_search_attributes(updates)
 
     def _show_progress(self, event: TriggerEvent, matches: MatchResult) -> None:
@@ -113,6 +115,8 @@ class TriggerEventWorkflow:
             f"{event.type} in workspace {event.workspace_id} for contact {event.contact.id}: "
             f"{len(matches.webhooks)} webhook(s) matched"
         )
+        if len(sa.fitting([h.webhook_id for h in matches.webhooks])) < len(matches.webhooks):
+            details += " (WebhookIds lists those that fit in a search attribute; the ledger has all)"
         if self._outcomes:
             details += ", " + ", ".join(
                 f"{self._count(status)} {status}"
