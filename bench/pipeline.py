@@ -1,8 +1,17 @@
-"""`make bench`: the pipeline against a minimal one-activity workflow, on the same local dev server
-and the same local receiver, in one run. Prints the figures and their ratios; writes them to
-bench/results/latest.json.
+"""`make bench`: in one run, against the same local dev server and the same local receiver:
 
-    python -m bench.pipeline [--events 500]
+- the ceiling for raw HTTP: direct httpx POSTs of a delivery's body to the receiver (from this
+  process, which also runs the receiver: a ceiling for this receiver, not for HTTP);
+- the reference: a minimal one-activity workflow (its worker a process of its own), per second,
+  and its start-to-activity latency at half that rate;
+- the pipeline at fan-out 1, 10 and 100 (`webhooks worker` as a process): deliveries per second
+  for a burst, event-to-receipt latency at half that rate, the worker's peak memory; on SQLite,
+  and on PostgreSQL when one answers (WEBHOOKS_TEST_PG, as the tests use);
+- each figure as a ratio to the reference measured in the same run.
+
+Writes bench/results/latest.json and latest.png (throughput and latency against fan-out).
+
+    python -m bench.pipeline [--scale 1.0]
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 import uuid
@@ -20,42 +30,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity, workflow
+import httpx
+import psycopg
 from temporalio.client import Client
-from temporalio.worker import Worker
 
+from bench.reference import ReferenceWorkflow
 from core.config import Settings
+from devstack.processes import MemorySampler, WorkerProcess
 from devstack.receiver import Receiver
 from devstack.stack import ephemeral_environment
+from models.payload import delivery_body
 from models.samples import sample_event
 from models.tables import WebhookCreate
 from services.webhooks import create_webhook
 from starter import publish
 from store.migrate import upgrade
 from store.queries import Store
-from worker import build_worker
 
 RESULTS = Path(__file__).parent / "results"
-IN_FLIGHT_STARTS = 50
-"""Starts under way at once: enough to keep the server busy, as a platform's burst would."""
-
-
-@activity.defn
-async def touch(workflow_id: str) -> None:
-    """The reference's activity: note when it ran; no I/O."""
-    REFERENCE_SEEN[workflow_id] = time.monotonic()
-
-
-REFERENCE_SEEN: dict[str, float] = {}
-
-
-@workflow.defn(sandboxed=False)
-class ReferenceWorkflow:
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.execute_activity(
-            touch, workflow.info().workflow_id, start_to_close_timeout=timedelta(seconds=30)
-        )
+IN_FLIGHT = 50
+"""Starts (or raw POSTs) under way at once: enough to keep the server busy, as a platform's burst would."""
+RUNS = ((1, 400, 120), (10, 80, 40), (100, 12, 8))
+"""(fan-out, events in the throughput burst, events in the paced latency run), at scale 1."""
+PG_ADMIN_URL = os.environ.get("WEBHOOKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -63,10 +60,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def drive(start: Callable[[int], Awaitable[Any]], events: int, rate: float | None) -> float:
-    """Start `events` workflows, as a burst (a bounded number under way at once) or paced at
-    `rate` per second, wait for all of them, and return the seconds it took."""
-    gate = asyncio.Semaphore(IN_FLIGHT_STARTS)
+async def drive(start: Callable[[int], Awaitable[Any]], count: int, rate: float | None) -> tuple[float, list[Any]]:
+    """Run `start` for 0..count-1, as a burst (a bounded number under way) or paced at `rate`
+    per second; wait for every workflow; return the seconds it took and the results."""
+    gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def one(i: int) -> Any:
         if rate:
@@ -75,122 +72,214 @@ async def drive(start: Callable[[int], Awaitable[Any]], events: int, rate: float
             return await start(i)
 
     t0 = time.monotonic()
-    handles = await asyncio.gather(*(one(i) for i in range(events)))
-    await asyncio.gather(*(h.result() for h in handles))
-    return time.monotonic() - t0
+    handles = await asyncio.gather(*(one(i) for i in range(count)))
+    results = await asyncio.gather(*(h.result() for h in handles if hasattr(h, "result")))
+    return time.monotonic() - t0, results
 
 
 def latency(latencies_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": percentile(latencies_ms, 50), "p99_ms": percentile(latencies_ms, 99)}
 
 
-async def reference(client: Client, events: int, rate: float | None) -> dict[str, float]:
+async def raw_http(receiver: Receiver, count: int) -> float:
+    """POSTs per second straight to the receiver, with the body a delivery carries."""
+    body = json.dumps(delivery_body(sample_event("tag.applied"), "wh_raw", "raw")).encode()
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    async with httpx.AsyncClient(limits=limits) as http:
+
+        async def post(_: int) -> None:
+            (await http.post(receiver.url("/raw"), content=body)).raise_for_status()
+
+        seconds, _ = await drive(post, count, None)
+    return count / seconds
+
+
+class Rig:
+    """The dev server's address, a work folder, and the worker processes started on it."""
+
+    def __init__(self, client: Client, workdir: Path) -> None:
+        self.client = client
+        self.address = client.service_client.config.target_host
+        self.workdir = workdir
+
+    def worker(self, name: str, settings: Settings, command: list[str] | None = None) -> WorkerProcess:
+        return WorkerProcess(name, self.workdir / f"{name}.log", settings, self.address, command)
+
+
+async def reference(rig: Rig, events: int, rate: float | None) -> dict[str, float]:
     queue = f"bench-ref-{uuid.uuid4().hex[:6]}"
-    REFERENCE_SEEN.clear()
+    settings = Settings(task_queue=queue)
+    worker = rig.worker(queue, settings, [sys.executable, "-m", "bench.reference", queue])
+    worker.start()
     started: dict[str, float] = {}
+    try:
+        await worker.ready()
 
-    async def start(i: int) -> Any:
-        wid = f"ref-{queue}-{i}"
-        started[wid] = time.monotonic()
-        return await client.start_workflow(ReferenceWorkflow.run, id=wid, task_queue=queue)
+        async def start(i: int) -> Any:
+            wid = f"{queue}-{i}"
+            started[wid] = time.time()
+            return await rig.client.start_workflow(ReferenceWorkflow.run, id=wid, task_queue=queue)
 
-    async with Worker(client, task_queue=queue, workflows=[ReferenceWorkflow], activities=[touch]):
-        elapsed = await drive(start, events, rate)
-    return {"per_s": events / elapsed} | latency([(REFERENCE_SEEN[w] - started[w]) * 1000 for w in started])
+        seconds, ran = await drive(start, events, rate)
+    finally:
+        worker.stop()
+    return {"per_s": events / seconds} | latency([(r - s) * 1000 for r, s in zip(ran, started.values(), strict=True)])
 
 
-async def pipeline(client: Client, events: int, fan_out: int, workdir: Path, rate: float | None) -> dict[str, float]:
+async def pipeline(
+    rig: Rig, database_url: str, fan_out: int, events: int, rate: float | None, receiver: Receiver
+) -> dict[str, float]:
     run = f"bench-{fan_out}-{uuid.uuid4().hex[:6]}"
-    url = f"sqlite:///{workdir / f'{run}.db'}"
-    upgrade(url)
-    store = Store.from_url(url)
+    upgrade(database_url)
+    store = Store.from_url(database_url)
     settings = Settings(
-        database_url=url, task_queue=run, allow_private_urls=True, retry_schedule=(timedelta(seconds=1),)
+        database_url=database_url, task_queue=run, allow_private_urls=True, retry_schedule=(timedelta(seconds=1),)
     )
-    with Receiver() as receiver:
-        for i in range(fan_out):
-            create = WebhookCreate(name=f"hook {i}", event_type="tag.applied", url=receiver.url(f"/{i}"))
-            await create_webhook(store, "ws_bench", create, allow_private=True)
-        started: dict[str, float] = {}
+    for i in range(fan_out):
+        create = WebhookCreate(name=f"hook {i}", event_type="tag.applied", url=receiver.url(f"/{run}/{i}"))
+        await create_webhook(store, f"ws_{run}", create, allow_private=True)
+    await store.close()
+    worker = rig.worker(run, settings)
+    worker.start()
+    started: dict[str, float] = {}
+    try:
+        await worker.ready()
+        first = len(receiver.requests)
 
         async def send(i: int) -> Any:
-            event = sample_event("tag.applied", event_id=f"evt_{run}_{i}", workspace_id="ws_bench")
+            event = sample_event("tag.applied", event_id=f"evt_{i}", workspace_id=f"ws_{run}")
             started[event["event_id"]] = time.monotonic()
-            return await publish(client, event, task_queue=settings.task_queue)
+            return await publish(rig.client, event, task_queue=run)
 
-        async with build_worker(client, settings, store) as worker, worker:
-            elapsed = await drive(send, events, rate)
-        assert len(receiver.requests) == events * fan_out, "every delivery arrived exactly once"
-        latencies = [(r.at - started[r.json()["data"]["event_id"]]) * 1000 for r in receiver.requests]
-    await store.close()
-    return {"per_s": events * fan_out / elapsed} | latency(latencies)
+        with MemorySampler(worker) as memory:
+            seconds, _ = await drive(send, events, rate)
+    finally:
+        worker.stop()
+    received = receiver.requests[first:]
+    assert len(received) == events * fan_out, "every delivery arrived exactly once"
+    latencies = [(r.at - started[r.json()["data"]["event_id"]]) * 1000 for r in received]
+    return {"per_s": events * fan_out / seconds, "peak_rss_mib": memory.peak} | latency(latencies)
 
 
-async def main(events: int, paced_events: int) -> dict[str, Any]:
+def postgres_database() -> str | None:
+    """A fresh database on the tests' PostgreSQL, if it answers."""
+    name = f"webhooks_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=2) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        return None
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def main(scale: float) -> dict[str, Any]:
+    runs = [(fan_out, max(2, round(burst * scale)), max(2, round(paced * scale))) for fan_out, burst, paced in RUNS]
     async with await ephemeral_environment() as env:
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            await pipeline(env.client, 50, 1, work, None)  # warm-up: imports, connections, caches
-            ref = await reference(env.client, events, None)
-            ref_paced = await reference(env.client, paced_events, ref["per_s"] / 2)
+        with tempfile.TemporaryDirectory() as tmp, Receiver() as receiver:
+            rig = Rig(env.client, Path(tmp))
+
+            def sqlite() -> str:
+                return f"sqlite:///{Path(tmp) / f'{uuid.uuid4().hex[:6]}.db'}"
+
+            stores: dict[str, Callable[[], str | None]] = {"sqlite": sqlite}
+            if postgres_database():
+                stores["postgresql"] = postgres_database
+            await pipeline(rig, sqlite(), 1, 30, None, receiver)  # warm-up: caches, connections
+            raw = await raw_http(receiver, 2000)
+            ref = await reference(rig, runs[0][1], None)
+            ref_paced = await reference(rig, runs[0][2], ref["per_s"] / 2)
             figures: dict[str, Any] = {
+                "raw_http_posts_per_s": raw,
                 "reference": {
                     "workflows_per_s": ref["per_s"],
                     "start_to_activity_p50_ms": ref_paced["p50_ms"],
                     "start_to_activity_p99_ms": ref_paced["p99_ms"],
-                    "paced_at_per_s": ref["per_s"] / 2,
-                }
+                },
+                "runs": [],
             }
-            for fan_out in (1, 10):
-                burst = await pipeline(env.client, events, fan_out, work, None)
-                rate = burst["per_s"] / fan_out / 2
-                paced = await pipeline(env.client, paced_events, fan_out, work, rate)
-                figures[f"fan_out_{fan_out}"] = {
-                    "deliveries_per_s": burst["per_s"],
-                    "paced_at_events_per_s": rate,
-                    "event_to_receipt_p50_ms": paced["p50_ms"],
-                    "event_to_receipt_p99_ms": paced["p99_ms"],
-                    "deliveries_per_s_vs_reference_workflows_per_s": burst["per_s"] / ref["per_s"],
-                    "p50_vs_reference_p50": paced["p50_ms"] / ref_paced["p50_ms"],
-                    "p99_vs_reference_p99": paced["p99_ms"] / ref_paced["p99_ms"],
-                }
+            for store_name, database in stores.items():
+                for fan_out, burst_events, paced_events in runs:
+                    burst = await pipeline(rig, database() or "", fan_out, burst_events, None, receiver)
+                    rate = burst["per_s"] / fan_out / 2
+                    paced = await pipeline(rig, database() or "", fan_out, paced_events, rate, receiver)
+                    figures["runs"].append(
+                        {
+                            "store": store_name,
+                            "fan_out": fan_out,
+                            "deliveries_per_s": burst["per_s"],
+                            "vs_reference_workflows_per_s": burst["per_s"] / ref["per_s"],
+                            "paced_at_events_per_s": rate,
+                            "event_to_receipt_p50_ms": paced["p50_ms"],
+                            "event_to_receipt_p99_ms": paced["p99_ms"],
+                            "p50_vs_reference_p50": paced["p50_ms"] / ref_paced["p50_ms"],
+                            "p99_vs_reference_p99": paced["p99_ms"] / ref_paced["p99_ms"],
+                            "worker_peak_rss_mib": max(burst["peak_rss_mib"], paced["peak_rss_mib"]),
+                        }
+                    )
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "events": events,
-        "paced_events": paced_events,
-        "store": "sqlite",
+        "runs_at_scale": scale,
         **figures,
     }
 
 
 def show(figures: dict[str, Any]) -> None:
     ref = figures["reference"]
-    print(f"\n{figures['machine']}, store {figures['store']}")
+    print(f"\n{figures['machine']}; raw HTTP ceiling {figures['raw_http_posts_per_s']:.0f} POSTs/s")
     print(
-        f"throughput: a burst of {figures['events']} events; latency: {figures['paced_events']} events "
-        "paced at half the throughput measured for the same run"
+        f"reference: {ref['workflows_per_s']:.1f} workflows/s, start-to-activity p50 "
+        f"{ref['start_to_activity_p50_ms']:.1f} ms, p99 {ref['start_to_activity_p99_ms']:.1f} ms"
     )
-    print(f"{'run':<22}{'per second':>16}{'p50 ms':>10}{'p99 ms':>10}{'x ref/s':>10}{'x ref p50':>11}")
-    print(
-        f"{'reference workflow':<22}{ref['workflows_per_s']:>12.1f} wf/s"
-        f"{ref['start_to_activity_p50_ms']:>10.1f}{ref['start_to_activity_p99_ms']:>10.1f}"
-    )
-    for name in ("fan_out_1", "fan_out_10"):
-        run = figures[name]
+    columns: list[tuple[str, int]] = [("store", 11), ("fan-out", 8), ("dlv/s", 9), ("x ref", 7), ("p50 ms", 9)]
+    columns += [("x ref", 7), ("p99 ms", 9), ("x ref", 7), ("RSS MiB", 9)]
+    print("".join(name.ljust(width) if name == "store" else name.rjust(width) for name, width in columns))
+    for r in figures["runs"]:
         print(
-            f"{name.replace('_', ' '):<22}{run['deliveries_per_s']:>10.1f} dlv/s"
-            f"{run['event_to_receipt_p50_ms']:>10.1f}{run['event_to_receipt_p99_ms']:>10.1f}"
-            f"{run['deliveries_per_s_vs_reference_workflows_per_s']:>10.2f}{run['p50_vs_reference_p50']:>11.2f}"
+            f"{r['store']:<11}{r['fan_out']:>8}{r['deliveries_per_s']:>9.1f}{r['vs_reference_workflows_per_s']:>7.2f}"
+            f"{r['event_to_receipt_p50_ms']:>9.1f}{r['p50_vs_reference_p50']:>7.2f}"
+            f"{r['event_to_receipt_p99_ms']:>9.1f}{r['p99_vs_reference_p99']:>7.2f}{r['worker_peak_rss_mib']:>9.0f}"
         )
+
+
+def plot(figures: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ref = figures["reference"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for store in sorted({r["store"] for r in figures["runs"]}):
+        runs = [r for r in figures["runs"] if r["store"] == store]
+        fan_outs = [r["fan_out"] for r in runs]
+        left.plot(fan_outs, [r["deliveries_per_s"] for r in runs], marker="o", label=f"pipeline ({store})")
+        right.plot(fan_outs, [r["event_to_receipt_p50_ms"] for r in runs], marker="o", label=f"p50 ({store})")
+        right.plot(fan_outs, [r["event_to_receipt_p99_ms"] for r in runs], marker="x", ls="--", label=f"p99 ({store})")
+    left.axhline(ref["workflows_per_s"], color="grey", ls=":", label="reference workflows/s")
+    right.axhline(ref["start_to_activity_p50_ms"], color="grey", ls=":", label="reference p50")
+    panels = ((left, "throughput", "deliveries per second"), (right, "latency", "event to receipt, ms"))
+    for axis, title, unit in panels:
+        (left, "throughput", "deliveries per second"),
+        (right, "latency", "event to receipt, ms"),
+    ):
+        axis.set_xscale("log")
+        axis.set_xlabel("webhooks per event (fan-out)")
+        axis.set_ylabel(unit)
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.suptitle(f"chatbot-webhooks on the Temporal dev server, {figures['machine']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=500, help="events in each throughput burst")
-    parser.add_argument("--paced-events", type=int, default=150, help="events in each latency run")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of events of each run")
     args = parser.parse_args()
-    figures = asyncio.run(main(args.events, args.paced_events))
+    figures = asyncio.run(main(args.scale))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(figures, indent=2) + "\n")
+    plot(figures, RESULTS / "latest.png")
     show(figures)

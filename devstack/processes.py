@@ -180,13 +180,22 @@ class WorkerProcess(Process):
 
     READY = "worker polling task queue"
 
-    def __init__(self, name: str, log_path: Path, settings: Settings, temporal_address: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        log_path: Path,
+        settings: Settings,
+        temporal_address: str,
+        command: list[str] | None = None,
+    ) -> None:
         super().__init__(name, log_path)
         self.env = settings_environment(settings) | {"TEMPORAL_ADDRESS": temporal_address, "PYTHONUNBUFFERED": "1"}
+        self.command = command or [venv_binary("webhooks"), "worker"]
+        """What to run: `webhooks worker` unless told (the benchmark's reference worker)."""
 
     def start(self) -> None:
         self._seen = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self._spawn([venv_binary("webhooks"), "worker"], self.env)
+        self._spawn(self.command, self.env)
 
     async def ready(self) -> None:
         """Return once this start of the worker polls its task queue."""
