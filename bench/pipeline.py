@@ -260,9 +260,6 @@ def plot(figures: dict[str, Any], path: Path) -> None:
     right.axhline(ref["start_to_activity_p50_ms"], color="grey", ls=":", label="reference p50")
     panels = ((left, "throughput", "deliveries per second"), (right, "latency", "event to receipt, ms"))
     for axis, title, unit in panels:
-        (left, "throughput", "deliveries per second"),
-        (right, "latency", "event to receipt, ms"),
-    ):
         axis.set_xscale("log")
         axis.set_xlabel("webhooks per event (fan-out)")
         axis.set_ylabel(unit)
