@@ -31,7 +31,6 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(key_app, name="key")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(timers_app, name="timers")
-app.command()(redeliver)
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -178,6 +177,9 @@ def send(
     except EventConflict as err:
         fail(str(err))
     report_start(started, json_)
+
+
+app.command()(redeliver)
 
 
 def main() -> None:
