@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.history
+	$(BIN)/python -m bench.eager
 
 install: $(STAMP)
 

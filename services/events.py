@@ -21,6 +21,6 @@ async def accept_event(
     try:
         if first is not None:
             raise EventConflict(event.event_id, first_received(first))
-        return await publish(client, event, task_queue=task_queue)
+        return await publish(client, event, task_queue=task_queue, eager=True)
     except EventConflict as err:
         raise Conflict(str(err), err.field) from None

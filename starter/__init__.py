@@ -30,6 +30,7 @@ async def publish(
     event: TriggerEvent | Mapping[str, Any] | str | bytes,
     *,
     task_queue: str = "webhooks",
+    eager: bool = False,
 ) -> WorkflowHandle[Any, EventOutcome]:
     """Start `TriggerEventWorkflow` for an event, idempotently.
 
@@ -38,6 +39,8 @@ async def publish(
     failed run, publishing it again re-runs it, and the ledger sends only what was not delivered.
     Raises `InvalidEvent`, naming the field, for an event that does not fit the contract, and
     `EventConflict` for an event id already published with other content (the first one stands).
+    `eager` asks the server to hand the first workflow task straight to a worker sharing this
+    client (the API's intake in `webhooks dev`); without one it is a plain start.
     """
     if isinstance(event, EventBase):  # checked again: a model built in code skipped the size rule
         event = event.model_dump(mode="json", exclude_unset=True)
@@ -62,6 +65,7 @@ async def publish(
                 ]
             ),
             static_summary=summary_of(parsed),
+            request_eager_start=eager,
         )
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle(workflow_id, result_type=EventOutcome)
