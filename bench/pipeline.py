@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -25,14 +26,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from bench.reference import ReferenceWorkflow
 from core.config import Settings
@@ -60,9 +61,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def drive(start: Callable[[int], Awaitable[Any]], count: int, rate: float | None) -> tuple[float, list[Any]]:
-    """Run `start` for 0..count-1, as a burst (a bounded number under way) or paced at `rate`
-    per second; wait for every workflow; return the seconds it took and the results."""
+async def drive(
+    start: Callable[[int], Awaitable[WorkflowHandle[Any, Any]]], count: int, rate: float | None
+) -> tuple[float, list[Any]]:
+    """Start workflows 0..count-1, as a burst (a bounded number of starts under way) or paced at
+    `rate` per second; wait for every one; return the seconds it took and their results."""
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def one(i: int) -> Any:
@@ -73,7 +76,7 @@ async def drive(start: Callable[[int], Awaitable[Any]], count: int, rate: float 
 
     t0 = time.monotonic()
     handles = await asyncio.gather(*(one(i) for i in range(count)))
-    results = await asyncio.gather(*(h.result() for h in handles if hasattr(h, "result")))
+    results = await asyncio.gather(*(h.result() for h in handles))
     return time.monotonic() - t0, results
 
 
@@ -85,13 +88,16 @@ async def raw_http(receiver: Receiver, count: int) -> float:
     """POSTs per second straight to the receiver, with the body a delivery carries."""
     body = json.dumps(delivery_body(sample_event("tag.applied"), "wh_raw", "raw")).encode()
     limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    gate = asyncio.Semaphore(IN_FLIGHT)
     async with httpx.AsyncClient(limits=limits) as http:
 
-        async def post(_: int) -> None:
-            (await http.post(receiver.url("/raw"), content=body)).raise_for_status()
+        async def post() -> None:
+            async with gate:
+                (await http.post(receiver.url("/raw"), content=body)).raise_for_status()
 
-        seconds, _ = await drive(post, count, None)
-    return count / seconds
+        started = time.monotonic()
+        await asyncio.gather(*(post() for _ in range(count)))
+    return count / (time.monotonic() - started)
 
 
 class Rig:
@@ -161,29 +167,36 @@ async def pipeline(
     return {"per_s": events * fan_out / seconds, "peak_rss_mib": memory.peak} | latency(latencies)
 
 
-def postgres_database() -> str | None:
-    """A fresh database on the tests' PostgreSQL, if it answers."""
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """A database of the run's own on the tests' PostgreSQL (dropped afterwards), or None when it
+    does not answer. Runs keep apart by workspace and task queue."""
     name = f"webhooks_bench_{uuid.uuid4().hex[:8]}"
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=2) as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error:
-        return None
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield None
+        return
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def main(scale: float) -> dict[str, Any]:
     runs = [(fan_out, max(2, round(burst * scale)), max(2, round(paced * scale))) for fan_out, burst, paced in RUNS]
     async with await ephemeral_environment() as env:
-        with tempfile.TemporaryDirectory() as tmp, Receiver() as receiver:
+        with tempfile.TemporaryDirectory() as tmp, Receiver() as receiver, postgres_database() as postgresql:
             rig = Rig(env.client, Path(tmp))
 
             def sqlite() -> str:
                 return f"sqlite:///{Path(tmp) / f'{uuid.uuid4().hex[:6]}.db'}"
 
-            stores: dict[str, Callable[[], str | None]] = {"sqlite": sqlite}
-            if postgres_database():
-                stores["postgresql"] = postgres_database
+            stores: dict[str, Callable[[], str]] = {"sqlite": sqlite}
+            if postgresql:
+                stores["postgresql"] = lambda: postgresql
             await pipeline(rig, sqlite(), 1, 30, None, receiver)  # warm-up: caches, connections
             raw = await raw_http(receiver, 2000)
             ref = await reference(rig, runs[0][1], None)
@@ -199,9 +212,9 @@ async def main(scale: float) -> dict[str, Any]:
             }
             for store_name, database in stores.items():
                 for fan_out, burst_events, paced_events in runs:
-                    burst = await pipeline(rig, database() or "", fan_out, burst_events, None, receiver)
+                    burst = await pipeline(rig, database(), fan_out, burst_events, None, receiver)
                     rate = burst["per_s"] / fan_out / 2
-                    paced = await pipeline(rig, database() or "", fan_out, paced_events, rate, receiver)
+                    paced = await pipeline(rig, database(), fan_out, paced_events, rate, receiver)
                     figures["runs"].append(
                         {
                             "store": store_name,

@@ -43,6 +43,12 @@ class Received:
         return json.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    """The listen backlog: a burst of new connections (a worker's pool filling up) must not be reset."""
+
+
 class Receiver:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[Received] = []
@@ -52,7 +58,7 @@ class Receiver:
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
         self._lock = threading.Condition()
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._connections: set[socket.socket] = set()
 
     @property
@@ -64,8 +70,7 @@ class Receiver:
 
     def start(self) -> Receiver:
         """Listen (again, on the same port once one was picked)."""
-        self._server = ThreadingHTTPServer(self._address, self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(self._address, self._handler_class())
         self._address = (self._address[0], int(self._server.server_address[1]))
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
