@@ -32,9 +32,11 @@ from workflows.trigger_event import TriggerEventWorkflow
 ATTEMPT_MARGIN = timedelta(seconds=10)
 """Beyond the request timeout, for the ledger reads and writes around one POST."""
 
-# The project's own modules are deterministic data and rules: import them once, not per run.
+# The project's own modules are deterministic data and rules, and workflows.steps the workflow
+# code both workflows share (functions, no state): import them once, not on every run.
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "workflows.steps",
         "models",
         "core",
         "activities",

@@ -26,13 +26,13 @@ class MatchingActivities:
 
     async def _match(self, input: MatchInput) -> MatchResult:
         event = EVENT_ADAPTER.validate_python(input.event)
-        result = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
+        recorded = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
+        result = recorded.matches
         result.attempt_timeout = self.attempt_timeout
         metrics.matched(len(result.webhooks))
-        if input.only_webhook_id is None and event.test_webhook_id is None and event.type != "datetime.reached":
-            data = event.data.model_dump(mode="json")
-            for hook in await self.store.datetime_webhooks(event.workspace_id):
-                found, value = watched_value(event.type, data, event.contact.custom_fields, hook.filter["field"])
-                if found:
-                    result.timers.append(TimerRequest(webhook_id=hook.id, value=value))
+        data = event.data.model_dump(mode="json") if recorded.watchers else {}
+        for hook in recorded.watchers:
+            found, value = watched_value(event.type, data, event.contact.custom_fields, hook.filter["field"])
+            if found:
+                result.timers.append(TimerRequest(webhook_id=hook.id, value=value))
         return result

@@ -11,6 +11,7 @@ from activities.outage import store_outage_retried
 from core.errors import NotFound
 from models import search_attributes as sa
 from models.datetime_trigger import fire_time, parse_offset, parse_time_of_day, zone
+from models.events import DATETIME_TYPE
 from models.payload import TIMER_WORKFLOW_TYPE, timer_workflow_id_for
 from models.runs import PlanInput, SetTimersInput, TimerInput, TimerPlan, TimerValue
 from store.queries import Store
@@ -39,7 +40,7 @@ class TimerActivities:
                 start_signal_args=[TimerValue(value=timer.value, contact=input.contact, event_id=input.event_id)],
                 search_attributes=TypedSearchAttributes(
                     [
-                        SearchAttributePair(sa.EVENT_TYPE, "datetime.reached"),
+                        SearchAttributePair(sa.EVENT_TYPE, DATETIME_TYPE),
                         SearchAttributePair(sa.WORKSPACE_ID, input.workspace_id),
                         SearchAttributePair(sa.CONTACT_ID, contact_id),
                         SearchAttributePair(sa.WEBHOOK_IDS, [timer.webhook_id]),
@@ -61,7 +62,7 @@ class TimerActivities:
             return TimerPlan(reason="the webhook was deleted")
         if not hook.enabled:
             return TimerPlan(reason=f"the webhook is turned off ({hook.disabled_reason or 'by a user'})")
-        if hook.event_type != "datetime.reached":
+        if hook.event_type != DATETIME_TYPE:
             return TimerPlan(reason="the webhook no longer has a DateTime trigger")
         field, offset = hook.filter["field"], parse_offset(hook.filter["offset"])
         plan = TimerPlan(field=field, offset=str(offset))

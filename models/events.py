@@ -209,7 +209,9 @@ EVENT_CLASSES: tuple[type[EventBase], ...] = get_args(get_args(TriggerEvent)[0])
 
 EVENT_TYPES: tuple[str, ...] = tuple(get_args(cls.model_fields["type"].annotation)[0] for cls in EVENT_CLASSES)
 
-PLATFORM_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "datetime.reached")
+DATETIME_TYPE = "datetime.reached"
+
+PLATFORM_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != DATETIME_TYPE)
 """The types the platform sends; `datetime.reached` is made by the pipeline itself."""
 
 FILTER_KEYS: dict[str, tuple[str, ...]] = {

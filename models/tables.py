@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from models.datetime_trigger import check_datetime_filter
-from models.events import EVENT_TYPES, FILTER_KEYS
+from models.events import DATETIME_TYPE, EVENT_TYPES, FILTER_KEYS
 
 MAX_URL_LENGTH = 2048
 
@@ -399,7 +399,7 @@ def check_headers(headers: dict[str, str]) -> None:
 
 def check_filter(event_type: str, filter_: dict[str, str]) -> None:
     allowed = FILTER_KEYS.get(event_type, ())
-    if event_type == "datetime.reached":
+    if event_type == DATETIME_TYPE:
         check_datetime_filter(filter_)
     for key, value in filter_.items():
         if key not in allowed:

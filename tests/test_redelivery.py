@@ -142,7 +142,7 @@ async def test_an_event_whose_workflow_is_gone_is_started_again_from_the_stored_
     event = sample_event("tag.applied", event_id=f"evt_{uuid.uuid4().hex[:10]}")
     workflow_id = f"event-{WS}-{event['event_id']}"
     # What the store holds once the namespace's retention has removed the workflow: the event, a failed row.
-    [row] = (await store.record_event(parse_event(event), workflow_id)).webhooks
+    [row] = (await store.record_event(parse_event(event), workflow_id)).matches.webhooks
     await store.update_delivery(row.delivery_id, status=DeliveryStatus.FAILED, attempts=8)
 
     done = await redelivery.redeliver(

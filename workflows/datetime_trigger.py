@@ -20,7 +20,7 @@ from workflows.steps import deliver, match
 with workflow.unsafe.imports_passed_through():
     from activities.timers import TimerActivities
     from models import search_attributes as sa
-    from models.events import DateTimeReached, parse_event
+    from models.events import DATETIME_TYPE, DateTimeReached, parse_event
     from models.payload import TIMER_WORKFLOW_TYPE
     from models.runs import PlanInput, TimerInput, TimerOutcome, TimerPlan, TimerValue
     from models.tables import DeliveryStatus
@@ -117,7 +117,7 @@ class DateTimeTriggerWorkflow:
                 # Unique per (webhook, contact, instant), and short whatever the contact id's length.
                 "event_id": f"dt_{input.webhook_id}_{when:%Y%m%dT%H%M%SZ}_{short_hash(input.contact_id)}",
                 "workspace_id": input.workspace_id,
-                "type": "datetime.reached",
+                "type": DATETIME_TYPE,
                 "occurred_at": when.isoformat(),
                 "contact": self._value.contact,
                 "data": {
