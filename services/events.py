@@ -17,10 +17,10 @@ from store.queries import Store, first_received
 async def accept_event(
     store: Store, client: Client, task_queue: str, event: TriggerEvent
 ) -> WorkflowHandle[Any, EventOutcome]:
-    first = await store.conflicting(event)
+    admission = await store.admission(event)
     try:
-        if first is not None:
-            raise EventConflict(event.event_id, first_received(first))
-        return await publish(client, event, task_queue=task_queue, eager=True)
+        if admission.conflict is not None:
+            raise EventConflict(event.event_id, first_received(admission.conflict))
+        return await publish(client, event, task_queue=task_queue, eager=True, webhook_ids=admission.webhook_ids)
     except EventConflict as err:
         raise Conflict(str(err), err.field) from None

@@ -5,7 +5,7 @@ It knows the workflow's name, id scheme and input model, and nothing of the acti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -31,6 +31,7 @@ async def publish(
     *,
     task_queue: str = "webhooks",
     eager: bool = False,
+    webhook_ids: Sequence[str] | None = None,
 ) -> WorkflowHandle[Any, EventOutcome]:
     """Start `TriggerEventWorkflow` for an event, idempotently.
 
@@ -40,7 +41,9 @@ async def publish(
     Raises `InvalidEvent`, naming the field, for an event that does not fit the contract, and
     `EventConflict` for an event id already published with other content (the first one stands).
     `eager` asks the server to hand the first workflow task straight to a worker sharing this
-    client (the API's intake in `webhooks dev`); without one it is a plain start.
+    client (the API's intake in `webhooks dev`); without one it is a plain start. `webhook_ids`, the
+    webhooks the event matches when the caller knows them (the API's intake reads them from the
+    store), are set as `WebhookIds` at start, and the workflow need not upsert them (one action less).
     """
     if isinstance(event, EventBase):  # checked again: a model built in code skipped the size rule
         event = event.model_dump(mode="json", exclude_unset=True)
@@ -63,6 +66,7 @@ async def publish(
                     SearchAttributePair(sa.WORKSPACE_ID, parsed.workspace_id),
                     SearchAttributePair(sa.CONTACT_ID, parsed.contact.id),
                 ]
+                + ([] if webhook_ids is None else [SearchAttributePair(sa.WEBHOOK_IDS, sa.fitting(list(webhook_ids)))])
             ),
             static_summary=summary_of(parsed),
             request_eager_start=eager,

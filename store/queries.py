@@ -42,6 +42,14 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class Admission:
+    conflict: StoredEvent | None
+    """The event first received under this id, when its content differs."""
+    webhook_ids: list[str]
+    """The webhooks the event matches now (the workflow's own match, a moment later, decides)."""
+
+
+@dataclass(frozen=True)
 class DeliveryContext:
     """What one delivery attempt needs, read in one go at the start of the attempt."""
 
@@ -129,11 +137,13 @@ class Store:
             _, watchers = await self._candidates(session, event, only, watchers_only=True)
             return Recorded(result, watchers)
 
-    async def conflicting(self, event: TriggerEvent) -> StoredEvent | None:
-        """The event first received under this id, if its content differs from `event`'s."""
+    async def admission(self, event: TriggerEvent) -> Admission:
+        """What the intake checks before it starts an event's workflow, read in one session."""
         async with self.session() as session:
             stored = await session.get(StoredEvent, (event.workspace_id, event.event_id))
-        return stored if stored is not None and not same_content(stored.body, event) else None
+            hooks, _ = await self._candidates(session, event, event.test_webhook_id)
+        conflict = stored if stored is not None and not same_content(stored.body, event) else None
+        return Admission(conflict=conflict, webhook_ids=[h.id for h in hooks])
 
     @staticmethod
     async def _candidates(

@@ -6,21 +6,23 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from core.config import Settings
 from devstack.receiver import Answer, Received, Receiver
 from models import search_attributes as sa
-from models.events import FILTER_KEYS, PLATFORM_EVENT_TYPES
+from models.events import FILTER_KEYS, PLATFORM_EVENT_TYPES, parse_event
 from models.payload import delivery_id_for
 from models.runs import EventOutcome
 from models.samples import SAMPLE_DATA, sample_event
 from models.tables import DeliveryStatus, Webhook, WebhookCreate
+from services.events import accept_event
 from services.webhooks import create_webhook
 from starter import InvalidEvent, publish
 from store.queries import Store
@@ -355,3 +357,28 @@ async def test_an_event_matching_a_hundred_webhooks_reaches_them_all(
     listed = described.typed_search_attributes.get(sa.WEBHOOK_IDS) or []
     assert 50 < len(listed) < 100 and set(listed) <= {h.id for h in hooks}
     assert len(await store.deliveries_of_event("ws_acme", event["event_id"])) == 100
+
+
+async def test_the_intake_sets_the_matches_at_start_and_the_workflow_corrects_only_what_changed(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    first = await make_hook(store, receiver.url("/first"))
+    second = await make_hook(store, receiver.url("/second"))
+    both = sorted([first.id, second.id])
+
+    async def indexed(handle: WorkflowHandle[Any, EventOutcome]) -> tuple[list[str], int]:
+        """WebhookIds once the workflow is done, and how many upserts its history holds."""
+        await handle.result()
+        history = [e async for e in handle.fetch_history_events()]
+        upserts = sum(1 for e in history if e.HasField("upsert_workflow_search_attributes_event_attributes"))
+        return list((await handle.describe()).typed_search_attributes.get(sa.WEBHOOK_IDS) or []), upserts
+
+    def start(**publish_args: Any) -> Awaitable[WorkflowHandle[Any, EventOutcome]]:
+        return publish(client, new_event(), task_queue=settings.task_queue, **publish_args)
+
+    # The API's intake: the matches read at admission are set at start; no upsert (one action less).
+    assert await indexed(await accept_event(store, client, settings.task_queue, parse_event(new_event()))) == (both, 0)
+    # A start from another SDK knows no matches: the workflow upserts them.
+    assert await indexed(await start()) == (both, 1)
+    # Matches that changed between admission and the workflow's own match: the workflow's win.
+    assert await indexed(await start(webhook_ids=[first.id])) == (both, 1)

@@ -95,8 +95,8 @@ class TriggerEventWorkflow:
             )
 
     def _index(self, event: TriggerEvent, matches: MatchResult) -> None:
-        """Search attributes the starter could not know (the matches), and those a start from
-        another SDK may have left out."""
+        """The search attributes the start did not set, or set otherwise: the matches (unless the
+        intake knew them already), and those a start from another SDK may have left out."""
         present = workflow.info().typed_search_attributes
         updates: list[SearchAttributeUpdate[Any]] = [
             key.value_set(value)
@@ -107,8 +107,11 @@ class TriggerEventWorkflow:
             )
             if present.get(key) is None
         ]
-        updates.append(sa.WEBHOOK_IDS.value_set(sa.fitting([h.webhook_id for h in matches.webhooks])))
-        workflow.upsert_search_attributes(updates)
+        matched = sa.fitting([h.webhook_id for h in matches.webhooks])
+        if list(present.get(sa.WEBHOOK_IDS) or []) != matched:
+            updates.append(sa.WEBHOOK_IDS.value_set(matched))
+        if updates:
+            workflow.upsert_search_attributes(updates)
 
     def _show_progress(self, event: TriggerEvent, matches: MatchResult) -> None:
         details = (
