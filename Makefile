@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults lint format bench install clean
+.PHONY: run test test-faults lint format bench profile install clean
 
 run: $(STAMP)
 	$(BIN)/webhooks dev
@@ -30,6 +30,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.eager
+
+# Where the CPU goes at one and at a hundred webhooks per event (py-spy on the worker).
+profile: $(STAMP)
+	$(BIN)/python -m bench.profile --fan-out 1 --events 400
+	$(BIN)/python -m bench.profile --fan-out 100 --events 20
 
 install: $(STAMP)
 

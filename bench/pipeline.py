@@ -134,8 +134,15 @@ async def reference(rig: Rig, events: int, rate: float | None) -> dict[str, floa
 
 
 async def pipeline(
-    rig: Rig, database_url: str, fan_out: int, events: int, rate: float | None, receiver: Receiver
+    rig: Rig,
+    database_url: str,
+    fan_out: int,
+    events: int,
+    rate: float | None,
+    receiver: Receiver,
+    watch: Callable[[WorkerProcess], contextlib.AbstractContextManager[object]] | None = None,
 ) -> dict[str, float]:
+    """`watch`, given the worker once it polls, is entered around the events (`bench.profile`)."""
     run = f"bench-{fan_out}-{uuid.uuid4().hex[:6]}"
     upgrade(database_url)
     store = Store.from_url(database_url)
@@ -157,7 +164,7 @@ async def pipeline(
             started[event.event_id] = time.monotonic()
             return await accept_event(store, rig.client, run, event)  # as the API's intake takes it
 
-        with MemorySampler(worker) as memory:
+        with MemorySampler(worker) as memory, (watch or (lambda _: contextlib.nullcontext()))(worker):
             seconds, _ = await drive(send, events, rate)
     finally:
         worker.stop()
