@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import errors, events, folders, redelivery, webhooks, workspaces
+from console.app import create_console
+from console.session import PREFIX
 from core.config import Settings
 from core.temporal import connect
 from store.queries import Store
@@ -43,6 +45,7 @@ def create_app(settings: Settings, store: Store | None = None, temporal: Client 
     app.include_router(workspaces.router)
     app.include_router(folders.router)
     app.include_router(webhooks.router)
+    app.mount(PREFIX, create_console(app.state))
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

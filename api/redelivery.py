@@ -7,10 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, status
 
 from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
-from core.errors import Conflict
-from models.payload import workflow_id_for
 from models.redelivery import Redelivery, RedeliveryReport, WebhookRedelivery
-from models.tables import DeliveryStatus
 from services import redelivery
 
 router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["redelivery"])
@@ -30,13 +27,9 @@ async def redeliver_one(
 ) -> Redelivery:
     """Re-run the delivery's event workflow: it sends again to every webhook of that event that
     never got a 2xx (this one included), with the same webhook-id."""
-    delivery = await store.get_delivery(delivery_id, workspace_id)
-    if delivery.status == DeliveryStatus.DELIVERED:
-        raise Conflict(f"delivery {delivery_id} was delivered; nothing to re-send", "delivery_id")
-    return await redelivery.redeliver(
-        client, store, workflow_id_for(workspace_id, delivery.event_id), reason,
-        task_queue=settings.task_queue, ui_url=settings.ui_url,
-    )  # fmt: skip
+    return await redelivery.redeliver_delivery(
+        client, store, workspace_id, delivery_id, reason, task_queue=settings.task_queue, ui_url=settings.ui_url
+    )
 
 
 @router.post("/webhooks/{webhook_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)

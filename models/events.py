@@ -229,6 +229,44 @@ FILTER_KEYS: dict[str, tuple[str, ...]] = {
 }
 """Which `data` fields a webhook of each type may narrow on; types not listed take no filter."""
 
+TRIGGER_LABELS: dict[str, str] = {
+    "tag.applied": "Tag Applied",
+    "tag.removed": "Tag Removed",
+    "custom_field.changed": "Custom Field Changed",
+    "datetime.reached": "DateTime Based Trigger",
+    "conversation.transferred": "Conversation Transferred",
+    "contact.created": "New Contact",
+    "broadcast.unsubscribed": "Contact Unsubscribed From Broadcast",
+    "contact.archived": "Archived",
+    "conversation.follow_up": "Follow Up",
+    "conversation.assigned": "Conversation Assigned",
+    "conversation.unassigned": "Conversation Unassigned",
+    "sequence.subscribed": "Subscribed To Sequence",
+    "sequence.unsubscribed": "Unsubscribed From Sequence",
+    "referral.new_contact": "Contact Referred A New Contact",
+    "referral.existing_contact": "Contact Referred Existing Contact",
+}
+"""Each trigger as users see it on the Webhooks page (the contract's catalog)."""
+
+CONDITION_WORDS: dict[str, str] = {
+    "tag": "{}",
+    "field": "{}",
+    "offset": "{}",
+    "time_of_day": "at {}",
+    "to": "to {}",
+    "agent_id": "agent {}",
+    "sequence_id": "sequence {}",
+    "entry_point_link_id": "link {}",
+}
+
+
+def describe_trigger(event_type: str, filter_: dict[str, str]) -> str:
+    """A webhook's trigger in words: `Tag Applied: Order Closed`, `DateTime Based Trigger:
+    appointment_at, -1d, at 09:00`; a trigger without a condition is its label alone."""
+    label = TRIGGER_LABELS.get(event_type, event_type)
+    words = [CONDITION_WORDS[key].format(filter_[key]) for key in FILTER_KEYS.get(event_type, ()) if filter_.get(key)]
+    return f"{label}: {', '.join(words)}" if words else label
+
 
 MAX_EVENT_BYTES = 256 * 1024
 """An event's largest JSON form: far below Temporal's payload limit (2 MiB), and far above any

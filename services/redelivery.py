@@ -17,11 +17,11 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.errors import NotFound, Refused
+from core.errors import Conflict, NotFound, Refused
 from core.temporal import workflow_url
 from models.payload import WORKFLOW_TYPE, workflow_id_for
 from models.redelivery import Redelivery, RedeliveryAction, RedeliveryReport
-from models.tables import StoredEvent
+from models.tables import DeliveryStatus, StoredEvent
 from starter import publish
 from store.queries import Store
 
@@ -100,6 +100,19 @@ async def redeliver(
         workflow_id=workflow_id, action=RedeliveryAction.RESET, run_id=response.run_id, ui_url=link,
         detail=f"reset to its first task ({reason}); the new run sends only what was not delivered",
     )  # fmt: skip
+
+
+async def redeliver_delivery(
+    client: Client, store: Store, workspace_id: str, delivery_id: str, reason: str, *, task_queue: str, ui_url: str
+) -> Redelivery:
+    """Re-run a delivery's event workflow: it sends again to every webhook of that event that never
+    got a 2xx (this one included), with the same webhook-id. A delivered one is refused."""
+    delivery = await store.get_delivery(delivery_id, workspace_id)
+    if delivery.status == DeliveryStatus.DELIVERED:
+        raise Conflict(f"delivery {delivery_id} was delivered; nothing to re-send", "delivery_id")
+    return await redeliver(
+        client, store, workflow_id_for(workspace_id, delivery.event_id), reason, task_queue=task_queue, ui_url=ui_url
+    )
 
 
 async def redeliver_all(

@@ -377,6 +377,23 @@ class Store:
             query = query.order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
             return (await session.exec(query.limit(limit))).all()
 
+    async def latest_deliveries(self, webhook_ids: Sequence[str]) -> dict[str, Delivery]:
+        """Each webhook's most recent delivery (tests included), for those that have one."""
+        if not webhook_ids:
+            return {}
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=col(Delivery.webhook_id),
+                order_by=(col(Delivery.created_at).desc(), col(Delivery.id).desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(col(Delivery.id), rank).where(col(Delivery.webhook_id).in_(webhook_ids)).subquery()
+        query = select(Delivery).join(ranked, col(Delivery.id) == ranked.c.id).where(ranked.c.rank == 1)
+        async with self.session() as session:
+            return {d.webhook_id: d for d in (await session.exec(query)).all()}
+
     async def failed_deliveries(
         self, webhook_id: str, since: datetime | None = None, until: datetime | None = None
     ) -> Sequence[Delivery]:

@@ -1,0 +1,359 @@
+"""The console's pages and forms, mounted by the API at /console. Every change is a plain form
+POST answered by a redirect (so it works without script, and reloading never repeats it); the
+services do the work and their errors come back next to the field they name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import State
+
+from api.deps import ClientDep, SettingsDep, StoreDep
+from console.forms import CONDITION_LABELS, FieldError, WebhookForm
+from console.session import (
+    PREFIX,
+    KeyDep,
+    PageError,
+    SignInNeeded,
+    WorkspaceDep,
+    flash,
+    flashed,
+    forget,
+    remember,
+    shown,
+    signed_in,
+)
+from core.errors import ServiceError
+from models.events import FILTER_KEYS, TRIGGER_LABELS, describe_trigger
+from models.tables import DeliveryStatus, FolderCreate, WebhookCreate, WebhookUpdate
+from services import deliveries, redelivery
+from services import webhooks as hooks
+from services.access import Unauthorized, authenticate
+from store.queries import Store, url_host
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(
+    prefix=PREFIX,
+    trigger_labels=TRIGGER_LABELS,
+    filter_keys=FILTER_KEYS,
+    condition_labels=CONDITION_LABELS,
+    describe_trigger=describe_trigger,
+    url_host=url_host,
+)
+RECENT_DELIVERIES = 25
+
+
+def create_console(state: State) -> FastAPI:
+    """The console as an app of its own (its errors are pages, not JSON), sharing the API's state:
+    its store, Temporal client and settings."""
+    console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    console.state = state
+    console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    install_errors(console)
+
+    @console.middleware("http")
+    async def same_origin_posts(request: Request, call_next: Any) -> Response:
+        # The cookie is SameSite=Strict already; a form posted from another origin is refused too.
+        origin = request.headers.get("origin")
+        if request.method == "POST" and origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+            return page(request, "error.html", {"message": "a form from another site was refused"}, status=403)
+        response: Response = await call_next(request)
+        return response
+
+    # --- signing in ------------------------------------------------------------------------------
+
+    @console.get("/", response_class=HTMLResponse)
+    async def home(request: Request, store: StoreDep) -> Response:
+        try:
+            key = await signed_in(request, store)
+        except SignInNeeded:
+            return page(request, "sign_in.html", {"workspace": ""})
+        if key.workspace_id is None:  # an admin key signed in elsewhere: ask which workspace
+            return page(request, "sign_in.html", {"workspace": ""})
+        return RedirectResponse(f"{PREFIX}/w/{key.workspace_id}", status_code=303)
+
+    @console.post("/sign-in", response_class=HTMLResponse)
+    async def sign_in(
+        request: Request, store: StoreDep, key: Annotated[str, Form()], workspace: Annotated[str, Form()] = ""
+    ) -> Response:
+        try:
+            found = await authenticate(store, key.strip())
+        except Unauthorized as err:
+            return page(request, "sign_in.html", {"error": str(err), "workspace": workspace}, status=401)
+        target = found.workspace_id or workspace.strip()
+        if not target:
+            context = {"error": "an admin key covers every workspace: name the one to open", "workspace": ""}
+            return page(request, "sign_in.html", context, status=422)
+        response = RedirectResponse(f"{PREFIX}/w/{target}", status_code=303)
+        remember(response, request, key.strip())
+        return response
+
+    @console.post("/sign-out")
+    async def sign_out() -> Response:
+        response = RedirectResponse(f"{PREFIX}/", status_code=303)
+        forget(response)
+        return response
+
+    # --- the Webhooks page -----------------------------------------------------------------------
+
+    @console.get("/w/{workspace_id}", response_class=HTMLResponse)
+    async def webhooks_page(
+        request: Request, store: StoreDep, key: KeyDep, workspace_id: WorkspaceDep, folder: str = ""
+    ) -> Response:
+        folders = list(await store.list_folders(workspace_id))
+        current = next((f for f in folders if f.id == folder), None)
+        if folder and current is None:
+            raise PageError(404, f"no folder {folder} in workspace {workspace_id}")
+        listed = await store.list_webhooks(workspace_id, folder_id=folder or None, limit=500)
+        latest = await store.latest_deliveries([h.id for h in listed])
+        counts = {f.id: 0 for f in folders}
+        for hook in await store.list_webhooks(workspace_id, limit=5000):
+            if hook.folder_id in counts:
+                counts[hook.folder_id] += 1
+        context = {
+            "workspace_id": workspace_id,
+            "key": key,
+            "folders": folders,
+            "counts": counts,
+            "current": current,
+            "webhooks": listed,
+            "latest": latest,
+            "folder_names": {f.id: f.name for f in folders},
+        }
+        return page(request, "webhooks.html", context)
+
+    @console.post("/w/{workspace_id}/folders")
+    async def create_folder(
+        request: Request, store: StoreDep, workspace_id: WorkspaceDep, name: Annotated[str, Form()] = ""
+    ) -> Response:
+        folder = await hooks.create_folder(store, workspace_id, validated_folder(name))
+        return done(request, f"/w/{workspace_id}?folder={folder.id}", f"Folder {folder.name!r} created.")
+
+    @console.post("/w/{workspace_id}/folders/{folder_id}/rename")
+    async def rename_folder(
+        request: Request,
+        store: StoreDep,
+        workspace_id: WorkspaceDep,
+        folder_id: str,
+        name: Annotated[str, Form()] = "",
+    ) -> Response:
+        folder = await hooks.rename_folder(store, workspace_id, folder_id, validated_folder(name))
+        return done(request, f"/w/{workspace_id}?folder={folder.id}", f"Folder renamed to {folder.name!r}.")
+
+    @console.post("/w/{workspace_id}/folders/{folder_id}/delete")
+    async def delete_folder(
+        request: Request,
+        store: StoreDep,
+        workspace_id: WorkspaceDep,
+        folder_id: str,
+        move_out: Annotated[bool, Form()] = False,
+    ) -> Response:
+        folder = await store.get_folder(folder_id, workspace_id)
+        moved = await hooks.delete_folder(store, workspace_id, folder_id, move_webhooks_out=move_out)
+        moved_words = f"; {moved} webhook(s) moved to the top level" if moved else ""
+        return done(request, f"/w/{workspace_id}", f"Folder {folder.name!r} deleted{moved_words}.")
+
+    # --- one webhook -----------------------------------------------------------------------------
+
+    @console.get("/w/{workspace_id}/webhooks/new", response_class=HTMLResponse)
+    async def new_webhook(request: Request, store: StoreDep, workspace_id: WorkspaceDep, folder: str = "") -> Response:
+        return await form_page(request, store, workspace_id, WebhookForm(folder_id=folder), None)
+
+    @console.post("/w/{workspace_id}/webhooks", response_class=HTMLResponse)
+    async def create_webhook(
+        request: Request, store: StoreDep, settings: SettingsDep, workspace_id: WorkspaceDep
+    ) -> Response:
+        form = WebhookForm.from_post(await request.form())
+        try:
+            create = hooks.validated(WebhookCreate, form.values())
+            hook = await hooks.create_webhook(store, workspace_id, create, allow_private=settings.allow_private_urls)
+        except ServiceError as err:
+            form.refuse(err)
+            return await form_page(request, store, workspace_id, form, None, status=err.status)
+        return done(request, f"/w/{workspace_id}/webhooks/{hook.id}", f"Webhook {hook.name!r} created.")
+
+    @console.get("/w/{workspace_id}/webhooks/{webhook_id}", response_class=HTMLResponse)
+    async def show_webhook(
+        request: Request,
+        store: StoreDep,
+        client: ClientDep,
+        settings: SettingsDep,
+        workspace_id: WorkspaceDep,
+        webhook_id: str,
+    ) -> Response:
+        hook = await store.get_webhook(webhook_id, workspace_id)
+        recent = await store.list_deliveries(hook.id, limit=RECENT_DELIVERIES)
+        folder = await store.get_folder(hook.folder_id, workspace_id) if hook.folder_id else None
+        context = {
+            "workspace_id": workspace_id,
+            "hook": hook,
+            "folder": folder,
+            "deliveries": [deliveries.public(d, settings.ui_url, client.namespace) for d in recent],
+            "failed": DeliveryStatus.FAILED,
+        }
+        return page(request, "webhook.html", context)
+
+    @console.get("/w/{workspace_id}/webhooks/{webhook_id}/edit", response_class=HTMLResponse)
+    async def edit_webhook(request: Request, store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Response:
+        hook = await store.get_webhook(webhook_id, workspace_id)
+        return await form_page(request, store, workspace_id, WebhookForm.from_values(hook.model_dump()), hook.id)
+
+    @console.post("/w/{workspace_id}/webhooks/{webhook_id}", response_class=HTMLResponse)
+    async def update_webhook(
+        request: Request, store: StoreDep, settings: SettingsDep, workspace_id: WorkspaceDep, webhook_id: str
+    ) -> Response:
+        form = WebhookForm.from_post(await request.form())
+        try:
+            change = WebhookUpdate.model_validate(form.values())
+            hook = await hooks.update_webhook(
+                store, workspace_id, webhook_id, change, allow_private=settings.allow_private_urls
+            )
+        except ServiceError as err:
+            form.refuse(err)
+            return await form_page(request, store, workspace_id, form, webhook_id, status=err.status)
+        return done(request, f"/w/{workspace_id}/webhooks/{hook.id}", "Changes saved.")
+
+    @console.post("/w/{workspace_id}/webhooks/{webhook_id}/toggle")
+    async def toggle_webhook(
+        request: Request,
+        store: StoreDep,
+        workspace_id: WorkspaceDep,
+        webhook_id: str,
+        enabled: Annotated[bool, Form()],
+        back: Annotated[str, Form()] = "",
+    ) -> Response:
+        hook = await hooks.set_enabled(store, workspace_id, webhook_id, enabled, None)
+        state = "on" if hook.enabled else "off"
+        return done(request, back_to(back, workspace_id), f"Webhook {hook.name!r} turned {state}.")
+
+    @console.post("/w/{workspace_id}/webhooks/{webhook_id}/move")
+    async def move_webhook(
+        request: Request,
+        store: StoreDep,
+        settings: SettingsDep,
+        workspace_id: WorkspaceDep,
+        webhook_id: str,
+        folder_id: Annotated[str, Form()] = "",
+        back: Annotated[str, Form()] = "",
+    ) -> Response:
+        change = WebhookUpdate(folder_id=folder_id or None)
+        hook = await hooks.update_webhook(
+            store, workspace_id, webhook_id, change, allow_private=settings.allow_private_urls
+        )
+        where = f"folder {(await store.get_folder(folder_id, workspace_id)).name!r}" if folder_id else "the top level"
+        return done(request, back_to(back, workspace_id), f"Webhook {hook.name!r} moved to {where}.")
+
+    @console.post("/w/{workspace_id}/webhooks/{webhook_id}/test")
+    async def test_webhook(
+        request: Request,
+        store: StoreDep,
+        client: ClientDep,
+        settings: SettingsDep,
+        workspace_id: WorkspaceDep,
+        webhook_id: str,
+    ) -> Response:
+        handle = await hooks.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
+        message = f"Test event sent ({handle.id}); its delivery appears below in a moment."
+        return done(request, f"/w/{workspace_id}/webhooks/{webhook_id}", message)
+
+    @console.post("/w/{workspace_id}/webhooks/{webhook_id}/rotate")
+    async def rotate_secret(request: Request, store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Response:
+        await hooks.rotate_secret(store, workspace_id, webhook_id)
+        message = "New secret: it signs from now on, and the previous one beside it for 24 hours."
+        return done(request, f"/w/{workspace_id}/webhooks/{webhook_id}#secret", message)
+
+    @console.post("/w/{workspace_id}/webhooks/{webhook_id}/delete")
+    async def delete_webhook(
+        request: Request, store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str
+    ) -> Response:
+        hook = await store.get_webhook(webhook_id, workspace_id)
+        await hooks.delete_webhook(store, workspace_id, webhook_id)
+        folder = f"?folder={hook.folder_id}" if hook.folder_id else ""
+        return done(request, f"/w/{workspace_id}{folder}", f"Webhook {hook.name!r} deleted.")
+
+    @console.post("/w/{workspace_id}/deliveries/{delivery_id}/redeliver")
+    async def redeliver(
+        request: Request,
+        store: StoreDep,
+        client: ClientDep,
+        settings: SettingsDep,
+        workspace_id: WorkspaceDep,
+        delivery_id: str,
+    ) -> Response:
+        delivery = await store.get_delivery(delivery_id, workspace_id)
+        result = await redelivery.redeliver_delivery(
+            client, store, workspace_id, delivery_id, "redelivery from the console",
+            task_queue=settings.task_queue, ui_url=settings.ui_url,
+        )  # fmt: skip
+        return done(request, f"/w/{workspace_id}/webhooks/{delivery.webhook_id}", f"Redelivery: {result.detail}")
+
+    return console
+
+
+async def form_page(
+    request: Request, store: Store, workspace_id: str, form: WebhookForm, webhook_id: str | None, status: int = 200
+) -> Response:
+    context = {
+        "workspace_id": workspace_id,
+        "form": form,
+        "webhook_id": webhook_id,
+        "folders": await store.list_folders(workspace_id),
+    }
+    return page(request, "webhook_form.html", context, status=status)
+
+
+def validated_folder(name: str) -> FolderCreate:
+    try:
+        return FolderCreate.model_validate({"name": name})
+    except ValueError:
+        raise FieldError("must not be empty", "name") from None
+
+
+def back_to(back: str, workspace_id: str) -> str:
+    """Where a form asked to return, within this workspace's pages only."""
+    own = f"/w/{workspace_id}"
+    return back if back == own or back.startswith((own + "/", own + "?")) else own
+
+
+def done(request: Request, path: str, message: str) -> Response:
+    return flash(RedirectResponse(f"{PREFIX}{path}", status_code=303), message)
+
+
+def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    message = flashed(request)
+    response = templates.TemplateResponse(request, name, context | {"flash": message}, status_code=status)
+    if message is not None:
+        shown(response)
+    return response
+
+
+def install_errors(console: FastAPI) -> None:
+    @console.exception_handler(SignInNeeded)
+    async def sign_in_needed(request: Request, _: SignInNeeded) -> Response:
+        response = RedirectResponse(f"{PREFIX}/", status_code=303)
+        forget(response)
+        return response
+
+    @console.exception_handler(PageError)
+    async def page_error(request: Request, err: PageError) -> Response:
+        return page(request, "error.html", {"message": err.message}, status=err.status)
+
+    @console.exception_handler(ServiceError)
+    async def service_error(request: Request, err: ServiceError) -> Response:
+        # A form that is not the webhook form (folders, toggles): the message comes back as a flash
+        # on the page it came from; a page that cannot be shown says why.
+        referer = request.headers.get("referer", "")
+        if request.method == "POST" and referer.startswith(f"{request.url.scheme}://{request.url.netloc}{PREFIX}/"):
+            return flash(RedirectResponse(referer, status_code=303), f"Not done: {err}")
+        return page(request, "error.html", {"message": str(err)}, status=err.status)
+
+    @console.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> Response:
+        return page(request, "error.html", {"message": "the form was incomplete"}, status=422)

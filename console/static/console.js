@@ -1,0 +1,30 @@
+// The few things a page needs script for; every form works without it.
+document.addEventListener("DOMContentLoaded", () => {
+  // "When this happens": show the condition fields of the chosen trigger only.
+  for (const select of document.querySelectorAll("select[data-conditions]")) {
+    const show = () => {
+      for (const fieldset of document.querySelectorAll("fieldset.conditions")) {
+        const chosen = fieldset.dataset.trigger === select.value;
+        fieldset.classList.toggle("chosen", chosen);
+        fieldset.hidden = !chosen;
+        fieldset.disabled = !chosen;
+      }
+    };
+    select.addEventListener("change", show);
+    show();
+  }
+  // Copy buttons: the text of the element they name.
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    button.addEventListener("click", async () => {
+      const text = document.getElementById(button.dataset.copy).textContent.trim();
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+    });
+  }
+  // Forms that delete or rotate ask first.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+});
