@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults lint format bench profile install clean
+.PHONY: run test test-faults lint format bench profile screenshots install clean
 
 run: $(STAMP)
 	$(BIN)/webhooks dev
@@ -30,6 +30,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.eager
+
+# The README's screenshots of the web console, taken by its browser tests.
+screenshots: $(STAMP)
+	WEBHOOKS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_console.py
 
 # Where the CPU goes at one and at a hundred webhooks per event (py-spy on the worker).
 profile: $(STAMP)

@@ -125,6 +125,7 @@ Local stack is up.
   Temporal UI     http://localhost:{UI_PORT}
   Temporal        127.0.0.1:{TEMPORAL_PORT} (namespace default, task queue {settings.task_queue})
   Store           {settings.database_url}
+  Webhooks page   http://127.0.0.1:{API_PORT}/console/ (sign in with the key below)
   API             http://127.0.0.1:{API_PORT}/docs (key for ws_acme: {DEV_KEY}){codec_line(settings)}
   Demo receiver   {receiver.url("/")} (prints each delivery it gets)
 

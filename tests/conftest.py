@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from playwright.async_api import Browser, async_playwright
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -42,16 +43,37 @@ if not PG_UP and os.environ.get("CI"):
     raise RuntimeError(f"CI must test the store on PostgreSQL, but {PG_ADMIN_URL} does not answer")
 
 
-def pytest_report_header() -> str:
+CHROMIUM = Path(os.environ.get("WEBHOOKS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_THERE = CHROMIUM.exists()
+if not CHROMIUM_THERE and os.environ.get("CI"):
+    raise RuntimeError(f"CI must run the console's browser tests, but there is no Chromium at {CHROMIUM}")
+
+
+def pytest_report_header() -> list[str]:
     if PG_UP:
-        return f"store backends: sqlite, postgresql ({PG_ADMIN_URL})"
-    return f"store backends: sqlite only; PostgreSQL at {PG_ADMIN_URL} does not answer, its tests are skipped"
+        stores = f"store backends: sqlite, postgresql ({PG_ADMIN_URL})"
+    else:
+        stores = f"store backends: sqlite only; PostgreSQL at {PG_ADMIN_URL} does not answer, its tests are skipped"
+    if CHROMIUM_THERE:
+        return [stores, f"browser: {CHROMIUM}"]
+    return [stores, f"browser: none at {CHROMIUM}; the console's browser tests are skipped (apt install chromium)"]
 
 
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await ephemeral_environment() as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, driven by Playwright (no browser of Playwright's own is downloaded)."""
+    if not CHROMIUM_THERE:
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt install chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield browser
+        await browser.close()
 
 
 @pytest.fixture
