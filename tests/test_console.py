@@ -160,6 +160,17 @@ async def test_a_webhook_toggled_off_by_keyboard_gets_no_more_events(
     assert outcome.matched == 0 and receiver.at("/helpdesk") == []
     assert not (await store.get_webhook(hook.id)).enabled
 
+    # One the pipeline turned off itself says why; one a user turned off does not need to.
+    gone = WebhookCreate(name="Old CRM", event_type="tag.applied", url=receiver.url("/old"))
+    old = await create_webhook(store, "ws_acme", gone, allow_private=True)
+    await store.set_enabled(old.id, False, reason="HTTP 410 Gone: the receiver asked to stop")
+    await page.reload()
+    rows = page.locator("li.webhook")
+    await expect(rows.filter(has_text="Old CRM").locator(".health")).to_contain_text(
+        "Off turned off automatically: HTTP 410 Gone: the receiver asked to stop"
+    )
+    await expect(rows.filter(has_text="Helpdesk").locator(".why")).to_have_count(0)
+
 
 async def test_an_invalid_url_shows_the_apis_message_next_to_the_field(
     page: Page, console: str, store: Store, tmp_path: Path
@@ -216,6 +227,7 @@ async def test_a_failed_delivery_is_redelivered_and_the_secret_rotated_and_copie
         await send(client, settings, store, "VIP")
     await sign_in(page, console, store)
     await expect(page.locator("li.webhook .last")).to_contain_text("last: failed (503)")
+    await expect(page.locator("li.webhook .health")).to_contain_text("Failing no successful delivery since")
     await page.get_by_role("link", name="Sheets").click()
 
     failed = page.locator("table.deliveries tbody tr")
