@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,9 +61,11 @@ def create_console(state: State) -> FastAPI:
 
     @console.middleware("http")
     async def same_origin_posts(request: Request, call_next: Any) -> Response:
-        # The cookie is SameSite=Strict already; a form posted from another origin is refused too.
+        # The cookie is SameSite=Strict already; a form posted from another site is refused too. Hosts
+        # are compared, not schemes: behind a proxy that ends TLS the app itself sees http.
         origin = request.headers.get("origin")
-        if request.method == "POST" and origin and origin != f"{request.url.scheme}://{request.url.netloc}":
+        hosts = {request.headers.get("host"), request.headers.get("x-forwarded-host")}
+        if request.method == "POST" and origin and urlsplit(origin).netloc not in hosts:
             return page(request, "error.html", {"message": "a form from another site was refused"}, status=403)
         response: Response = await call_next(request)
         return response
