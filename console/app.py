@@ -116,10 +116,7 @@ def create_console(state: State) -> FastAPI:
             raise PageError(404, f"no folder {folder} in workspace {workspace_id}")
         listed = await store.list_webhooks(workspace_id, folder_id=folder or None, limit=500)
         latest = await store.latest_deliveries([h.id for h in listed])
-        counts = {f.id: 0 for f in folders}
-        for hook in await store.list_webhooks(workspace_id, limit=5000):
-            if hook.folder_id in counts:
-                counts[hook.folder_id] += 1
+        counts = await store.webhooks_per_folder(workspace_id)
         context = {
             "workspace_id": workspace_id,
             "key": key,

@@ -337,6 +337,16 @@ class Store:
             )
             return rows.all()
 
+    async def webhooks_per_folder(self, workspace_id: str) -> dict[str | None, int]:
+        """How many webhooks each folder holds (None: the top level)."""
+        query = (
+            select(col(Webhook.folder_id), func.count())
+            .where(Webhook.workspace_id == workspace_id)
+            .group_by(col(Webhook.folder_id))
+        )
+        async with self.session() as session:
+            return {folder_id: count for folder_id, count in (await session.exec(query)).all()}
+
     async def delete_folder(self, folder: Folder, *, move_webhooks_out: bool) -> int:
         """Delete a folder; returns how many webhooks it held (moved out first when asked to)."""
         async with self.session() as session:

@@ -281,8 +281,11 @@ async def test_folders_are_renamed_and_deleted_and_webhooks_moved_between_them(
     await page.get_by_role("button", name="Move").click()
     await expect(page.get_by_role("status")).to_have_text("Webhook 'Zapier' moved to folder 'Sales'.")
     await expect(page.locator("li.webhook")).to_contain_text("in Sales")
+    folders = page.get_by_role("navigation", name="Folders")
+    await expect(folders.get_by_role("link", name=re.compile("^Sales"))).to_have_text(re.compile(r"Sales\s+1$"))
+    await expect(folders.get_by_role("link", name=re.compile("^Support"))).to_have_text(re.compile(r"Support\s+0$"))
 
-    await page.get_by_role("navigation", name="Folders").get_by_role("link", name=re.compile("^Sales")).click()
+    await folders.get_by_role("link", name=re.compile("^Sales")).click()
     await page.get_by_text("Rename or delete this folder").click()
     await page.get_by_label("New name").fill("Sales EU")
     await page.get_by_role("button", name="Rename").click()
