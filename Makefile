@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(BIN)/webhooks dev
 
+# Tests mostly wait (on retries, timers, a browser): one process per core, each with its own dev server.
 test: $(STAMP) lint
-	$(BIN)/pytest --ignore=tests/faults
+	$(BIN)/pytest -n auto --maxprocesses 4 --ignore=tests/faults
 
 # The fault suite: real processes killed and restarted, a 5,000-event burst (about 12 minutes).
 test-faults: $(STAMP)

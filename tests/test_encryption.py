@@ -101,6 +101,7 @@ async def test_keys_rotate_the_new_one_encrypts_the_old_one_still_decrypts() -> 
         ("k1:" + base64.b64encode(b"short").decode(), "key 'k1' has 5 bytes; AES-256 needs 32"),
         (f"{KEY},{KEY}", "key id 'k1' appears twice"),
     ],
+    ids=["no key", "not base64", "short", "twice"],  # the key is random: ids must not be
 )
 def test_a_malformed_key_is_refused_at_start(value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
