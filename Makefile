@@ -28,6 +28,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.eager

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -40,6 +41,7 @@ from store.queries import Store, url_host
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.trim_blocks = templates.env.lstrip_blocks = True  # a list of hundreds, not of blank lines
 templates.env.globals.update(
     prefix=PREFIX,
     trigger_labels=TRIGGER_LABELS,
@@ -57,6 +59,7 @@ def create_console(state: State) -> FastAPI:
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     console.state = state
     console.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    console.add_middleware(GZipMiddleware, minimum_size=1024)  # a long list is repetitive markup
     install_errors(console)
 
     @console.middleware("http")
