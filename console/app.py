@@ -42,6 +42,7 @@ from store.queries import Store, url_host
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True  # a list of hundreds, not of blank lines
+templates.env.auto_reload = False  # templates change with a release, not while serving: no stat per render
 templates.env.globals.update(
     prefix=PREFIX,
     trigger_labels=TRIGGER_LABELS,
