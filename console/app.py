@@ -20,7 +20,6 @@ from api.deps import ClientDep, SettingsDep, StoreDep
 from console.forms import CONDITION_LABELS, FieldError, WebhookForm
 from console.session import (
     PREFIX,
-    KeyDep,
     PageError,
     SignInNeeded,
     WorkspaceDep,
@@ -112,7 +111,7 @@ def create_console(state: State) -> FastAPI:
 
     @console.get("/w/{workspace_id}", response_class=HTMLResponse)
     async def webhooks_page(
-        request: Request, store: StoreDep, key: KeyDep, workspace_id: WorkspaceDep, folder: str = ""
+        request: Request, store: StoreDep, workspace_id: WorkspaceDep, folder: str = ""
     ) -> Response:
         folders = list(await store.list_folders(workspace_id))
         current = next((f for f in folders if f.id == folder), None)
@@ -123,7 +122,6 @@ def create_console(state: State) -> FastAPI:
         counts = await store.webhooks_per_folder(workspace_id)
         context = {
             "workspace_id": workspace_id,
-            "key": key,
             "folders": folders,
             "counts": counts,
             "current": current,

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from core.errors import ServiceError
-from models.events import DATETIME_TYPE, FILTER_KEYS
+from models.events import FILTER_KEYS
 
 CONDITION_LABELS: dict[str, tuple[str, str]] = {
     # key: (label, hint)
@@ -82,7 +82,7 @@ class WebhookForm:
                 continue
             name, colon, value = line.partition(":")
             if not colon:
-                raise FieldError("headers", f"line {number}: write each header as Name: value")
+                raise FieldError(f"line {number}: write each header as Name: value", "headers")
             headers[name.strip()] = value.strip()
         return headers
 
@@ -93,10 +93,6 @@ class WebhookForm:
 
     def condition_value(self, event_type: str, key: str) -> str:
         return self.filter.get(key, "") if event_type == self.event_type else ""
-
-    @property
-    def is_datetime(self) -> bool:
-        return self.event_type == DATETIME_TYPE
 
 
 class FieldError(ServiceError):

@@ -191,6 +191,17 @@ async def test_an_invalid_url_shows_the_apis_message_next_to_the_field(
     assert await store.list_webhooks("ws_acme") == []
     await shot(page, "invalid-url", tmp_path)
 
+    await url.fill("https://crm.example.com/in")
+    await page.get_by_text("Extra headers (optional)").click()
+    await page.get_by_label("One per line").fill("X-Api-Key s3cret")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#headers-error")).to_have_text("line 1: write each header as Name: value")
+    await page.get_by_label("One per line").fill("X-Api-Key: s3cret")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Webhook 'CRM' created.")
+    [hook] = await store.list_webhooks("ws_acme")
+    assert (hook.url, hook.headers) == ("https://crm.example.com/in", {"X-Api-Key": "s3cret"})
+
 
 async def test_a_key_of_another_workspace_sees_none_of_it(
     page: Page, console: str, store: Store, receiver: Receiver
