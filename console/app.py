@@ -136,7 +136,7 @@ def create_console(state: State) -> FastAPI:
         request: Request, store: StoreDep, workspace_id: WorkspaceDep, name: Annotated[str, Form()] = ""
     ) -> Response:
         folder = await hooks.create_folder(store, workspace_id, validated_folder(name))
-        return done(request, f"/w/{workspace_id}?folder={folder.id}", f"Folder {folder.name!r} created.")
+        return done(f"/w/{workspace_id}?folder={folder.id}", f"Folder {folder.name!r} created.")
 
     @console.post("/w/{workspace_id}/folders/{folder_id}/rename")
     async def rename_folder(
@@ -147,7 +147,7 @@ def create_console(state: State) -> FastAPI:
         name: Annotated[str, Form()] = "",
     ) -> Response:
         folder = await hooks.rename_folder(store, workspace_id, folder_id, validated_folder(name))
-        return done(request, f"/w/{workspace_id}?folder={folder.id}", f"Folder renamed to {folder.name!r}.")
+        return done(f"/w/{workspace_id}?folder={folder.id}", f"Folder renamed to {folder.name!r}.")
 
     @console.post("/w/{workspace_id}/folders/{folder_id}/delete")
     async def delete_folder(
@@ -160,7 +160,7 @@ def create_console(state: State) -> FastAPI:
         folder = await store.get_folder(folder_id, workspace_id)
         moved = await hooks.delete_folder(store, workspace_id, folder_id, move_webhooks_out=move_out)
         moved_words = f"; {moved} webhook(s) moved to the top level" if moved else ""
-        return done(request, f"/w/{workspace_id}", f"Folder {folder.name!r} deleted{moved_words}.")
+        return done(f"/w/{workspace_id}", f"Folder {folder.name!r} deleted{moved_words}.")
 
     # --- one webhook -----------------------------------------------------------------------------
 
@@ -179,7 +179,7 @@ def create_console(state: State) -> FastAPI:
         except ServiceError as err:
             form.refuse(err)
             return await form_page(request, store, workspace_id, form, None, status=err.status)
-        return done(request, f"/w/{workspace_id}/webhooks/{hook.id}", f"Webhook {hook.name!r} created.")
+        return done(f"/w/{workspace_id}/webhooks/{hook.id}", f"Webhook {hook.name!r} created.")
 
     @console.get("/w/{workspace_id}/webhooks/{webhook_id}", response_class=HTMLResponse)
     async def show_webhook(
@@ -220,7 +220,7 @@ def create_console(state: State) -> FastAPI:
         except ServiceError as err:
             form.refuse(err)
             return await form_page(request, store, workspace_id, form, webhook_id, status=err.status)
-        return done(request, f"/w/{workspace_id}/webhooks/{hook.id}", "Changes saved.")
+        return done(f"/w/{workspace_id}/webhooks/{hook.id}", "Changes saved.")
 
     @console.post("/w/{workspace_id}/webhooks/{webhook_id}/toggle")
     async def toggle_webhook(
@@ -233,7 +233,7 @@ def create_console(state: State) -> FastAPI:
     ) -> Response:
         hook = await hooks.set_enabled(store, workspace_id, webhook_id, enabled, None)
         state = "on" if hook.enabled else "off"
-        return done(request, back_to(back, workspace_id), f"Webhook {hook.name!r} turned {state}.")
+        return done(back_to(back, workspace_id), f"Webhook {hook.name!r} turned {state}.")
 
     @console.post("/w/{workspace_id}/webhooks/{webhook_id}/move")
     async def move_webhook(
@@ -250,7 +250,7 @@ def create_console(state: State) -> FastAPI:
             store, workspace_id, webhook_id, change, allow_private=settings.allow_private_urls
         )
         where = f"folder {(await store.get_folder(folder_id, workspace_id)).name!r}" if folder_id else "the top level"
-        return done(request, back_to(back, workspace_id), f"Webhook {hook.name!r} moved to {where}.")
+        return done(back_to(back, workspace_id), f"Webhook {hook.name!r} moved to {where}.")
 
     @console.post("/w/{workspace_id}/webhooks/{webhook_id}/test")
     async def test_webhook(
@@ -263,13 +263,13 @@ def create_console(state: State) -> FastAPI:
     ) -> Response:
         handle = await hooks.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
         message = f"Test event sent ({handle.id}); its delivery appears below in a moment."
-        return done(request, f"/w/{workspace_id}/webhooks/{webhook_id}", message)
+        return done(f"/w/{workspace_id}/webhooks/{webhook_id}", message)
 
     @console.post("/w/{workspace_id}/webhooks/{webhook_id}/rotate")
     async def rotate_secret(request: Request, store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Response:
         await hooks.rotate_secret(store, workspace_id, webhook_id)
         message = "New secret: it signs from now on, and the previous one beside it for 24 hours."
-        return done(request, f"/w/{workspace_id}/webhooks/{webhook_id}#secret", message)
+        return done(f"/w/{workspace_id}/webhooks/{webhook_id}#secret", message)
 
     @console.post("/w/{workspace_id}/webhooks/{webhook_id}/delete")
     async def delete_webhook(
@@ -278,7 +278,7 @@ def create_console(state: State) -> FastAPI:
         hook = await store.get_webhook(webhook_id, workspace_id)
         await hooks.delete_webhook(store, workspace_id, webhook_id)
         folder = f"?folder={hook.folder_id}" if hook.folder_id else ""
-        return done(request, f"/w/{workspace_id}{folder}", f"Webhook {hook.name!r} deleted.")
+        return done(f"/w/{workspace_id}{folder}", f"Webhook {hook.name!r} deleted.")
 
     @console.post("/w/{workspace_id}/deliveries/{delivery_id}/redeliver")
     async def redeliver(
@@ -294,7 +294,7 @@ def create_console(state: State) -> FastAPI:
             client, store, workspace_id, delivery_id, "redelivery from the console",
             task_queue=settings.task_queue, ui_url=settings.ui_url,
         )  # fmt: skip
-        return done(request, f"/w/{workspace_id}/webhooks/{delivery.webhook_id}", f"Redelivery: {result.detail}")
+        return done(f"/w/{workspace_id}/webhooks/{delivery.webhook_id}", f"Redelivery: {result.detail}")
 
     return console
 
@@ -324,7 +324,7 @@ def back_to(back: str, workspace_id: str) -> str:
     return back if back == own or back.startswith((own + "/", own + "?")) else own
 
 
-def done(request: Request, path: str, message: str) -> Response:
+def done(path: str, message: str) -> Response:
     return flash(RedirectResponse(f"{PREFIX}{path}", status_code=303), message)
 
 

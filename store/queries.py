@@ -150,31 +150,37 @@ class Store:
             )
             if not same_content(stored.body, event):
                 result.conflict = str(EventConflict(event.event_id, first_received(stored)))
-            _, watchers = await self._candidates(session, event, only, watchers_only=True)
+            _, watchers = await self._candidates(session, event, only, hooks=False)
             return Recorded(result, watchers)
 
     async def admission(self, event: TriggerEvent) -> Admission:
         """What the intake checks before it starts an event's workflow, read in one session."""
         async with self.session() as session:
             stored = await session.get(StoredEvent, (event.workspace_id, event.event_id))
-            hooks, _ = await self._candidates(session, event, event.test_webhook_id)
+            hooks, _ = await self._candidates(session, event, event.test_webhook_id, watchers=False)
         conflict = stored if stored is not None and not same_content(stored.body, event) else None
         return Admission(conflict=conflict, webhook_ids=[h.id for h in hooks])
 
     @staticmethod
     async def _candidates(
-        session: AsyncSession, event: TriggerEvent, only: str | None, *, watchers_only: bool = False
+        session: AsyncSession,
+        event: TriggerEvent,
+        only: str | None,
+        *,
+        hooks: bool = True,
+        watchers: bool = True,
     ) -> tuple[list[Webhook], list[Webhook]]:
         """The webhooks the event goes to, and the enabled DateTime webhooks whose watched field it
-        may set (none for a test, a DateTime firing or a one-webhook run), in one query."""
+        may set (none for a test, a DateTime firing or a one-webhook run), in one query; either
+        list is left empty when not asked for."""
         query = select(Webhook).where(Webhook.workspace_id == event.workspace_id)
         if only is not None:
             # A test, or a DateTime trigger firing: its one webhook; the attempt still skips it if off.
-            if watchers_only:
+            if not hooks:
                 return [], []
             return list((await session.exec(query.where(Webhook.id == only))).all()), []
-        types: list[str] = [] if watchers_only else [event.type]
-        if event.type != DATETIME_TYPE:
+        types: list[str] = [event.type] if hooks else []
+        if watchers and event.type != DATETIME_TYPE:
             types.append(DATETIME_TYPE)
         if not types:
             return [], []
@@ -182,14 +188,14 @@ class Store:
             query.where(col(Webhook.event_type).in_(types), col(Webhook.enabled).is_(True)).order_by(col(Webhook.id))
         )
         data = event.data.model_dump(mode="json")
-        hooks, watchers = [], []
+        matched, watching = [], []
         for hook in rows.all():
-            if hook.event_type == event.type and not watchers_only:
+            if hook.event_type == event.type and hooks:
                 if filter_admits(hook.filter, data):
-                    hooks.append(hook)
+                    matched.append(hook)
             elif hook.event_type == DATETIME_TYPE:
-                watchers.append(hook)
-        return hooks, watchers
+                watching.append(hook)
+        return matched, watching
 
     # --- the ledger ----------------------------------------------------------------------------
 
