@@ -88,6 +88,7 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
                 ],
                 activities=[
                     matching.match_webhooks,
+                    delivery.deliver_first,
                     delivery.deliver,
                     notification.notify_workspace,
                     timers.set_timers,
@@ -96,6 +97,7 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
                 ],
                 workflow_runner=SANDBOX,
                 max_concurrent_activities=200,
+                max_concurrent_local_activities=200,
                 # On SIGTERM, attempts under way finish (and reach the ledger) before the worker exits.
                 graceful_shutdown_timeout=timeout + ATTEMPT_MARGIN,
             )

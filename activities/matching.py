@@ -10,7 +10,7 @@ from activities.outage import store_outage_retried
 from core import metrics
 from models.datetime_trigger import watched_value
 from models.events import EVENT_ADAPTER
-from models.runs import MatchInput, MatchResult, TimerRequest
+from models.runs import LOCAL_FIRST, MatchInput, MatchResult, TimerRequest
 from store.queries import Store
 
 
@@ -29,6 +29,7 @@ class MatchingActivities:
         recorded = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
         result = recorded.matches
         result.attempt_timeout = self.attempt_timeout
+        result.delivery_shape = LOCAL_FIRST
         metrics.matched(len(result.webhooks))
         data = event.data.model_dump(mode="json") if recorded.watchers else {}
         for hook in recorded.watchers:

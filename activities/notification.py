@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.delivery import GAVE_UP, post_signed, retry_later
 from activities.outage import store_outage_retried
+from activities.retries import give_up, retry_later
+from activities.sending import post_signed
 from core.errors import NotFound
 from core.outcome import Verdict, classify
 from core.schedule import retry_delay
@@ -57,7 +57,7 @@ class NotificationActivities:
         detail = f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error or "no answer"
         delay = retry_delay(self.schedule, activity.info().attempt)
         if delay is None:
-            raise ApplicationError(f"{detail}; gave up", type=GAVE_UP, non_retryable=True)
+            give_up(f"{detail}; gave up")
         retry_later(detail, delay)
 
 

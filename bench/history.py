@@ -18,11 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from core.config import Settings
+from devstack.billing import billable_actions
 from devstack.receiver import Receiver
 from devstack.stack import ephemeral_environment
 from models.events import parse_event
@@ -38,28 +37,6 @@ from worker import build_worker
 RESULTS = Path(__file__).parent / "results"
 CONTACT_BYTES = 20 * 1024
 EVENTS = 5
-BILLED_ONE_EACH = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,  # each attempt
-    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-    EventType.EVENT_TYPE_TIMER_STARTED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
-    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
-}
-
-
-def actions(events: list[HistoryEvent]) -> int:
-    """Billable actions in one history (local activities: one per workflow task that ran any)."""
-    count = sum(1 for e in events if e.event_type in BILLED_ONE_EACH)
-    marker_tasks = {
-        e.marker_recorded_event_attributes.workflow_task_completed_event_id
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
-    }
-    return count + len(marker_tasks)
-
-
 async def measure(client: Client, fan_out: int, workdir: Path) -> dict[str, Any]:
     run = f"history-{fan_out}-{uuid.uuid4().hex[:6]}"
     url = f"sqlite:///{workdir / f'{run}.db'}"
@@ -84,12 +61,12 @@ async def measure(client: Client, fan_out: int, workdir: Path) -> dict[str, Any]
                 history = await handle.fetch_history()
                 totals["events"] += len(history.events)
                 totals["bytes"] += sum(e.ByteSize() for e in history.events)
-                totals["actions"] += actions(list(history.events))
+                totals["actions"] += billable_actions(history.events)
             # A start from another SDK sets no WebhookIds: the workflow upserts them.
             raw = sample_event("tag.applied", event_id=f"evt_{run}_raw", workspace_id="ws_bench")
             handle = await publish(client, raw, task_queue=run)
             await handle.result()
-            raw_actions = actions(list((await handle.fetch_history()).events))
+            raw_actions = billable_actions((await handle.fetch_history()).events)
     await store.close()
     per_event = {key: value / EVENTS for key, value in totals.items()}
     bound = 2 * event_bytes + 1024 * fan_out
@@ -102,7 +79,10 @@ async def measure(client: Client, fan_out: int, workdir: Path) -> dict[str, Any]
         "within_bound": per_event["bytes"] <= bound,
         "actions_per_event": per_event["actions"],
         "actions_per_event_started_elsewhere": raw_actions,
-        "actions_target": 2 + fan_out,
+        # Every first attempt succeeds: the start and one workflow task's local activities (and the
+        # upsert of WebhookIds for a start that did not set them).
+        "actions_target": 2,
+        "actions_target_started_elsewhere": 3,
     }
 
 

@@ -26,8 +26,20 @@ class MatchedWebhook(BaseModel):
     host: str
 
 
+ALL_DURABLE = 1
+"""Every attempt as the durable delivery activity (release e9c754c and before)."""
+LOCAL_FIRST = 2
+"""The first attempt as a local activity in the event's workflow task, the retries durable."""
+
+
 class MatchResult(BaseModel):
     webhooks: list[MatchedWebhook]
+    delivery_shape: int = ALL_DURABLE
+    """How the workflow delivers, as the worker that matched knows how. The match is recorded in
+    the history, so a workflow replays the shape it started with: one matched by an earlier release
+    (its result had no such field) goes on with every attempt durable, a later match goes local
+    first. A change of shape that `workflow.patched` would also mark, without the patch's upsert of
+    TemporalChangeVersion (a billable action on every event)."""
     timers: list[TimerRequest] = []
     """DateTime webhooks whose watched field this event carries a value for (or clears)."""
     attempt_timeout: timedelta = timedelta(seconds=30)
@@ -99,6 +111,9 @@ class DeliveryInput(BaseModel):
     workspace_id: str
     event_id: str
     webhook_id: str
+    prior_attempts: int = 0
+    """Attempts this run made before the durable activity took over (its first, local one), so
+    that the retry schedule carries on where they left it."""
 
 
 class DeliveryOutcome(BaseModel):
@@ -110,6 +125,8 @@ class DeliveryOutcome(BaseModel):
     detail: str = ""
     webhook_disabled: bool = False
     """This attempt turned the webhook off (410, or failing for too long): the workspace is told."""
+    retry_in: timedelta | None = None
+    """Status pending: the attempt failed and the next one is due after this delay."""
 
 
 class PruneInput(BaseModel):

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.events import DATETIME_TYPE, DateTimeReached, parse_event
     from models.payload import TIMER_WORKFLOW_TYPE
-    from models.runs import PlanInput, TimerInput, TimerOutcome, TimerPlan, TimerValue
+    from models.runs import DeliveryOutcome, PlanInput, TimerInput, TimerOutcome, TimerPlan, TimerValue
     from models.tables import DeliveryStatus
 
 PLAN_TIMEOUT = timedelta(seconds=30)
@@ -133,7 +133,13 @@ class DateTimeTriggerWorkflow:
         self._fire_at = None
         if not matches.webhooks:  # deleted between the re-read and now
             return self._end("skipped", "the webhook was deleted", when)
-        outcome = await deliver(event, matches.webhooks[0], matches.attempt_timeout)
+
+        def retrying(first: DeliveryOutcome) -> None:
+            workflow.set_current_details(
+                f"fired at {when:%Y-%m-%d %H:%M:%S} UTC; attempt 1 failed ({first.detail}), retrying on the schedule"
+            )
+
+        outcome = await deliver(event, matches.webhooks[0], matches, retrying)
         status = "delivered" if outcome.status == DeliveryStatus.DELIVERED else str(outcome.status)
         return TimerOutcome(status=status, reason=outcome.detail, fire_at=when, delivery=outcome)
 

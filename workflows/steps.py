@@ -1,9 +1,11 @@
 """The steps both workflows take to deliver an event: match (record it and its ledger rows), then
-one delivery activity per webhook. Workflow code: it only schedules activities."""
+per webhook a first attempt as a local activity, in the same workflow task, and, if it failed, the
+durable delivery activity on the retry schedule. Workflow code: it only schedules activities."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -14,9 +16,11 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from activities.matching import MatchingActivities
+    from activities.retries import format_delay
     from models.events import TriggerEvent
     from models.payload import NOTIFICATION_TYPE, notification_workflow_id_for
     from models.runs import (
+        ALL_DURABLE,
         DeliveryInput,
         DeliveryOutcome,
         MatchedWebhook,
@@ -33,6 +37,8 @@ DELIVERY_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
 )
+FIRST_ATTEMPT_RETRY = RetryPolicy(maximum_attempts=1)
+"""The first attempt is not retried where it ran: what follows a failure is the durable activity."""
 MATCH_TIMEOUT = timedelta(seconds=30)
 
 
@@ -50,23 +56,79 @@ async def match(event: TriggerEvent, only_webhook_id: str | None = None) -> Matc
     return result
 
 
-async def deliver(event: TriggerEvent, hook: MatchedWebhook, attempt_timeout: timedelta) -> DeliveryOutcome:
-    """One webhook's delivery, retried on the schedule; its final failure becomes an outcome."""
-    try:
-        outcome: DeliveryOutcome = await workflow.execute_activity_method(
-            DeliveryActivities.deliver,
-            DeliveryInput(workspace_id=event.workspace_id, event_id=event.event_id, webhook_id=hook.webhook_id),
-            activity_id=f"deliver-{hook.webhook_id}",
-            start_to_close_timeout=attempt_timeout,
-            retry_policy=DELIVERY_RETRY,
-            summary=f"deliver to {hook.name} at {hook.host}",
-        )
-        return outcome
-    except ActivityError as err:
-        outcome = gave_up(hook, err)
+async def deliver(
+    event: TriggerEvent,
+    hook: MatchedWebhook,
+    matches: MatchResult,
+    on_retry: Callable[[DeliveryOutcome], None] | None = None,
+) -> DeliveryOutcome:
+    """One webhook's delivery: its first attempt here, then the retry schedule if that failed
+    (`on_retry` hears of the failed first attempt); a final failure becomes an outcome. A workflow
+    matched by an earlier release delivers as that release did (see MatchResult.delivery_shape)."""
+    ids = DeliveryInput(workspace_id=event.workspace_id, event_id=event.event_id, webhook_id=hook.webhook_id)
+    attempt_timeout = matches.attempt_timeout
+    if matches.delivery_shape == ALL_DURABLE:
+        outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {hook.name} at {hook.host}")
+    else:
+        first = await first_attempt(ids, hook, attempt_timeout)
+        if first is None:  # the attempt itself broke (store down, worker lost): retry at once
+            outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {hook.name} at {hook.host}")
+        elif first.status == DeliveryStatus.PENDING and first.retry_in is not None:
+            if on_retry is not None:
+                on_retry(first)
+            await workflow.sleep(
+                first.retry_in,
+                summary=f"attempt 1 to {hook.name} at {hook.host}: {first.detail}; "
+                f"attempt 2 in {format_delay(first.retry_in)}",
+            )
+            outcome = await retried(
+                ids.model_copy(update={"prior_attempts": 1}),
+                hook,
+                attempt_timeout,
+                summary=f"retry delivery to {hook.name} at {hook.host} (attempt 2 on)",
+            )
+        else:
+            outcome = first
     if outcome.webhook_disabled:
         await notify_disabled(event, hook, attempt_timeout)
     return outcome
+
+
+async def first_attempt(ids: DeliveryInput, hook: MatchedWebhook, attempt_timeout: timedelta) -> DeliveryOutcome | None:
+    """The first attempt as a local activity: run by this worker within this workflow task, all of
+    an event's in parallel, recorded as markers when the task completes. None if it broke."""
+    try:
+        outcome: DeliveryOutcome = await workflow.execute_local_activity_method(
+            DeliveryActivities.deliver_first,
+            ids,
+            activity_id=f"deliver-{hook.webhook_id}",
+            start_to_close_timeout=attempt_timeout,
+            retry_policy=FIRST_ATTEMPT_RETRY,
+            summary=f"deliver to {hook.name} at {hook.host}",
+        )
+        return outcome
+    # A failed local activity may reach the workflow as its own error, not as an ActivityError.
+    except (ActivityError, ApplicationError) as err:
+        workflow.logger.warning("first attempt to %s broke, the retry schedule takes over: %s", hook.host, err)
+        return None
+
+
+async def retried(
+    ids: DeliveryInput, hook: MatchedWebhook, attempt_timeout: timedelta, summary: str
+) -> DeliveryOutcome:
+    """The durable delivery activity, retried on the schedule; its final failure becomes an outcome."""
+    try:
+        outcome: DeliveryOutcome = await workflow.execute_activity_method(
+            DeliveryActivities.deliver,
+            ids,
+            activity_id=f"deliver-{hook.webhook_id}",
+            start_to_close_timeout=attempt_timeout,
+            retry_policy=DELIVERY_RETRY,
+            summary=summary,
+        )
+        return outcome
+    except ActivityError as err:
+        return gave_up(hook, err)
 
 
 async def notify_disabled(event: TriggerEvent, hook: MatchedWebhook, attempt_timeout: timedelta) -> None:

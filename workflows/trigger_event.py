@@ -1,7 +1,8 @@
 """TriggerEventWorkflow: one trigger event, delivered to every webhook it matches.
 
-It only orchestrates: match (a local activity that records the event and its matches), fan out one
-delivery activity per webhook in parallel, then complete, or fail naming each webhook that gave up.
+It only orchestrates: match (a local activity that records the event and its matches), then every
+webhook's first attempt in parallel as local activities in the same workflow task, the durable
+retries of those that failed, then complete, or fail naming each webhook that gave up.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
 
 TIMERS_TIMEOUT = timedelta(seconds=30)
 FAILED = "DeliveriesFailed"
+RETRYING = "retrying"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -77,7 +79,11 @@ class TriggerEventWorkflow:
         return list(self._outcomes.values())
 
     async def _deliver(self, event: TriggerEvent, hook: MatchedWebhook, matches: MatchResult) -> None:
-        self._outcomes[hook.webhook_id] = await deliver(event, hook, matches.attempt_timeout)
+        def retrying(first: DeliveryOutcome) -> None:
+            self._outcomes[hook.webhook_id] = first
+            self._show_progress(event, matches)
+
+        self._outcomes[hook.webhook_id] = await deliver(event, hook, matches, retrying)
 
     async def _set_timers(self, event: TriggerEvent, matches: MatchResult) -> None:
         """Set, move or cancel the DateTime timers whose watched field this event speaks of."""
@@ -122,9 +128,10 @@ class TriggerEventWorkflow:
             details += " (WebhookIds lists those that fit in a search attribute; the ledger has all)"
         if self._outcomes:
             details += ", " + ", ".join(
-                f"{self._count(status)} {status}"
+                f"{self._count(status)} {RETRYING if status == DeliveryStatus.PENDING else status}"
                 for status in (
                     DeliveryStatus.DELIVERED,
+                    DeliveryStatus.PENDING,
                     DeliveryStatus.SKIPPED,
                     DeliveryStatus.FAILED,
                 )
