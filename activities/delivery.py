@@ -118,7 +118,7 @@ class DeliveryActivities:
             "delivery attempt %d to %s: %s (%.0f ms)", attempts, url_host(hook.url), detail, sent.latency_ms,
             extra={
                 "workspace_id": ledger.workspace_id, "event_id": ledger.event_id, "webhook_id": ledger.webhook_id,
-                "delivery_id": ledger.id, "status_code": sent.status_code, "outcome": result,
+                "delivery_id": ledger.id, "attempt": attempts, "status_code": sent.status_code, "outcome": result,
             },
         )  # fmt: skip
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from temporalio import activity, workflow
 
-CONTEXT_FIELDS = ("workspace_id", "event_id", "webhook_id", "delivery_id", "status_code", "outcome")
-"""Extra fields a log call may give (`extra={...}`), copied into the JSON line."""
+CONTEXT_FIELDS = ("workspace_id", "event_id", "webhook_id", "delivery_id", "attempt", "status_code", "outcome")
+"""Extra fields a log call may give (`extra={...}`), copied into the JSON line: a delivery's
+`attempt` (its count across the first, local attempt and the durable ones) wins over the SDK's."""
 SDK_FIELDS = (
     "namespace", "task_queue", "workflow_id", "workflow_type", "workflow_run_id", "run_id",
     "activity_type", "activity_id", "attempt",

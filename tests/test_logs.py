@@ -37,14 +37,15 @@ async def test_delivery_lines_carry_the_ids_and_nothing_personal_or_secret(
     formatter = JsonFormatter()
     lines = [json.loads(formatter.format(record)) for record in caplog.records]
     attempts = [line for line in lines if line["message"].startswith("delivery attempt")]
-    assert [(a["attempt"], a["outcome"], a["status_code"]) for a in attempts] == [
-        (1, "failed", 500),
-        (2, "delivered", 200),
+    # The first attempt runs as a local activity, the second as the durable one; the count goes on.
+    assert [(a["attempt"], a["outcome"], a["status_code"], a["activity_type"]) for a in attempts] == [
+        (1, "failed", 500, "deliver_first"),
+        (2, "delivered", 200, "deliver"),
     ]
     for line in attempts:
         assert line["workflow_id"] == f"event-ws_acme-{event['event_id']}"
         assert (line["event_id"], line["webhook_id"], line["workspace_id"]) == (event["event_id"], hook.id, "ws_acme")
-        assert line["delivery_id"].startswith("msg_") and line["activity_type"] == "deliver"
+        assert line["delivery_id"].startswith("msg_")
     everything = "\n".join(formatter.format(record) for record in caplog.records)
     contact = event["contact"]
     for kept_out in (hook.secret, contact["name"], contact["custom_fields"]["email"], "appointment_at"):
