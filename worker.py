@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import workflows
@@ -51,6 +51,10 @@ SANDBOX = SandboxedWorkflowRunner(
         "pydantic",
     )
 )
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    return SANDBOX if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
 
 
 def compile_workflow_modules() -> None:
@@ -95,7 +99,7 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
                     timers.plan_timer,
                     retention.prune_ledger,
                 ],
-                workflow_runner=SANDBOX,
+                workflow_runner=workflow_runner(settings),
                 max_concurrent_activities=200,
                 max_concurrent_local_activities=200,
                 # On SIGTERM, attempts under way finish (and reach the ledger) before the worker exits.

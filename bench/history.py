@@ -37,6 +37,8 @@ from worker import build_worker
 RESULTS = Path(__file__).parent / "results"
 CONTACT_BYTES = 20 * 1024
 EVENTS = 5
+
+
 async def measure(client: Client, fan_out: int, workdir: Path) -> dict[str, Any]:
     run = f"history-{fan_out}-{uuid.uuid4().hex[:6]}"
     url = f"sqlite:///{workdir / f'{run}.db'}"

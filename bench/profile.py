@@ -1,8 +1,11 @@
-"""Where the pipeline's CPU goes: one burst at a given fan-out, with the CPU time of the dev server,
-the worker and the driver (from /proc) per delivery, and py-spy sampling the worker's Python
-threads while they hold the GIL, summed by what the samples were doing.
+"""Where the CPU goes: one burst of the pipeline at a given fan-out and one of the reference, on
+`make bench`'s rig (the dev server persisting to a file, the sink and each worker in processes of
+their own), with the CPU time of the dev server, the worker, the driver and the sink (from /proc)
+per delivery, and py-spy sampling the pipeline worker's Python threads while they hold the GIL,
+summed by what the samples were doing. The reference's worker is measured the same way, so the
+two workers' cost per delivery can be set side by side (issue 13).
 
-    python -m bench.profile [--fan-out 100] [--events 20]
+    python -m bench.profile [--fan-out 100] [--events 20] [--reference-events 200]
 
 Prints the split and the categories; writes the raw samples (py-spy's collapsed stacks) to
 bench/results/profile-fanout-N.txt, for a flame graph or a closer look.
@@ -22,10 +25,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.pipeline import RESULTS, Rig, pipeline
+from bench.pipeline import RESULTS, Watch, pipeline, reference
+from bench.rig import Rig, cpu_seconds, running_rig
 from devstack.processes import WorkerProcess, venv_binary
-from devstack.receiver import Receiver
-from devstack.stack import ephemeral_environment
 
 CATEGORIES = (
     # (name, any of these in a sample's stack), first match wins
@@ -41,21 +43,7 @@ CATEGORIES = (
     ("logging", ("logging",)),
 )
 OTHER = "event loop and the rest"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, all threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def dev_server_pids() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        with contextlib.suppress(OSError):
-            if entry.name.isdigit() and b"start-dev" in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-    return found
+PROCESSES = ("server", "worker", "driver", "sink")
 
 
 def categorize(samples: Path) -> collections.Counter[str]:
@@ -67,52 +55,76 @@ def categorize(samples: Path) -> collections.Counter[str]:
     return counts
 
 
-async def main(fan_out: int, events: int) -> None:
-    RESULTS.mkdir(exist_ok=True)
-    samples = RESULTS / f"profile-fanout-{fan_out}.txt"
-    cpu: dict[str, float] = {}
+@contextlib.contextmanager
+def py_spy(worker: WorkerProcess, samples: Path) -> Iterator[None]:
+    """py-spy recording the worker's Python while it holds the GIL, into `samples`."""
+    spy = [venv_binary("py-spy"), "record", "--pid", str(worker.pid), "--gil", "--nonblocking", "--rate", "200"]
+    with subprocess.Popen([*spy, "--format", "raw", "--output", str(samples)], stdout=subprocess.DEVNULL) as process:
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
+
+
+def watching(rig: Rig, cpu: dict[str, float], samples: Path | None = None) -> Watch:
+    """A watch that puts into `cpu` the CPU seconds each process spent during the run (and the wall
+    time), with py-spy on the worker when `samples` is given."""
 
     @contextlib.contextmanager
     def watch(worker: WorkerProcess) -> Iterator[None]:
-        servers = dev_server_pids()
-
         def readings() -> dict[str, float]:
             return {
-                "server": sum(map(cpu_seconds, servers)),
+                "server": cpu_seconds(rig.server.pid),
                 "worker": cpu_seconds(worker.pid),
                 "driver": time.process_time(),
+                "sink": cpu_seconds(rig.sink.pid),
                 "wall": time.monotonic(),
             }
 
-        spy = [venv_binary("py-spy"), "record", "--pid", str(worker.pid), "--gil", "--nonblocking", "--rate", "200"]
-        with subprocess.Popen([*spy, "--format", "raw", "--output", str(samples)], stdout=subprocess.DEVNULL) as py_spy:
+        with py_spy(worker, samples) if samples else contextlib.nullcontext():
             before = readings()
             yield
             cpu.update({name: value - before[name] for name, value in readings().items()})
-            py_spy.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
 
-    async with await ephemeral_environment() as env:
-        with tempfile.TemporaryDirectory() as tmp, Receiver() as receiver:
-            rig = Rig(env.client, Path(tmp))
-            await pipeline(rig, f"sqlite:///{Path(tmp) / 'warm.db'}", 1, 30, None, receiver)
-            burst = await pipeline(rig, f"sqlite:///{Path(tmp) / 'run.db'}", fan_out, events, None, receiver, watch)
+    return watch
 
-    deliveries = fan_out * events
-    print(f"\nfan-out {fan_out}, {events} events: {burst['per_s']:.1f} deliveries/s, {cpu['wall']:.1f} s")
-    print(f"{'CPU':<10}{'seconds':>9}{'ms per delivery':>17}{'share of 2 cores':>18}")
-    for name in ("server", "worker", "driver"):
+
+def show_split(title: str, per_s: float, cpu: dict[str, float], deliveries: int) -> None:
+    print(f"\n{title}: {deliveries} deliveries, {per_s:.1f} deliveries/s at the sink, {cpu['wall']:.1f} s")
+    print(f"{'CPU':<10}{'seconds':>9}{'ms per delivery':>17}{'share of the cores':>20}")
+    for name in PROCESSES:
         share = cpu[name] / (cpu["wall"] * (os.cpu_count() or 1))
-        print(f"{name:<10}{cpu[name]:>9.1f}{cpu[name] * 1000 / deliveries:>17.1f}{share:>18.0%}")
+        print(f"{name:<10}{cpu[name]:>9.1f}{cpu[name] * 1000 / deliveries:>17.1f}{share:>20.0%}")
+
+
+def show_categories(samples: Path) -> None:
     counts = categorize(samples)
     total = sum(counts.values())
-    print(f"\nthe worker's Python, {total} samples holding the GIL ({samples}):")
+    print(f"\nthe pipeline worker's Python, {total} samples holding the GIL ({samples}):")
     for name, n in counts.most_common():
         print(f"{n / total:>6.1%}  {name}")
+
+
+async def main(fan_out: int, events: int, reference_events: int) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    samples = RESULTS / f"profile-fanout-{fan_out}.txt"
+    pipeline_cpu: dict[str, float] = {}
+    reference_cpu: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with running_rig(Path(tmp)) as rig:
+            await pipeline(rig, f"sqlite:///{Path(tmp) / 'warm.db'}", 1, 30, None)  # warm-up
+            database = f"sqlite:///{Path(tmp) / 'run.db'}"
+            burst = await pipeline(rig, database, fan_out, events, None, watching(rig, pipeline_cpu, samples))
+            ref = await reference(rig, reference_events, None, watching(rig, reference_cpu))
+    show_split(f"pipeline, fan-out {fan_out}, {events} events", burst["per_s"], pipeline_cpu, fan_out * events)
+    show_split("reference, one-activity workflows", ref["per_s"], reference_cpu, reference_events)
+    show_categories(samples)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fan-out", type=int, default=100)
     parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--reference-events", type=int, default=200, help="workflows in the reference's burst")
     args = parser.parse_args()
-    asyncio.run(main(args.fan_out, args.events))
+    asyncio.run(main(args.fan_out, args.events, args.reference_events))

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     """A webhook whose deliveries have failed this long with no 2xx in between is turned off."""
     ui_url: str = "http://localhost:8233"
     """The Temporal UI that printed links point at."""
+    workflow_sandbox: bool = False
+    """Run workflows in the SDK's sandbox, which refuses non-deterministic calls as they happen.
+    Off in production: it cost a third of the worker's CPU per event and 1.5 x its throughput at one
+    webhook per event (README, Benchmark). The test suite runs every workflow in it, and replays the
+    recorded histories of past releases in it, which is where a non-deterministic call is caught."""
 
     @field_validator("encryption_key")
     @classmethod

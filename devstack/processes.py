@@ -55,7 +55,7 @@ class Process:
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    def _spawn(self, command: list[str], env: dict[str, str] | None = None) -> None:
+    def _spawn(self, command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         if self.running:
             raise RuntimeError(f"{self.name} is already running")
         self._log = self.log_path.open("ab")
@@ -64,6 +64,7 @@ class Process:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=None if env is None else os.environ | env,
+            cwd=cwd,
             start_new_session=True,  # a Ctrl-C meant for us does not reach it before we stop it in order
         )
 
@@ -172,6 +173,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "WEBHOOKS_ALLOW_PRIVATE_URLS": str(settings.allow_private_urls).lower(),
         "WEBHOOKS_UI_URL": settings.ui_url,
         "WEBHOOKS_DISABLE_AFTER": duration(settings.disable_after),
+        "WEBHOOKS_WORKFLOW_SANDBOX": str(settings.workflow_sandbox).lower(),
     }
 
 
@@ -187,15 +189,21 @@ class WorkerProcess(Process):
         settings: Settings,
         temporal_address: str,
         command: list[str] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         super().__init__(name, log_path)
         self.env = settings_environment(settings) | {"TEMPORAL_ADDRESS": temporal_address, "PYTHONUNBUFFERED": "1"}
+        self.env |= env or {}
         self.command = command or [venv_binary("webhooks"), "worker"]
-        """What to run: `webhooks worker` unless told (the benchmark's reference worker)."""
+        """What to run: `webhooks worker` unless told (the benchmark's reference worker, a previous
+        release's worker run from its own tree in `cwd`, with `env` added)."""
+        self.cwd = cwd
 
     def start(self) -> None:
         self._seen = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self._spawn(self.command, self.env)
+        self._spawn(self.command, self.env, self.cwd)
 
     async def ready(self) -> None:
         """Return once this start of the worker polls its task queue."""

@@ -121,6 +121,9 @@ def settings(database_url: str) -> Settings:
         retry_schedule=SHORT_SCHEDULE,
         request_timeout=timedelta(seconds=5),
         allow_private_urls=True,
+        # Production runs workflows outside the sandbox; the tests run them in it, so that a
+        # non-deterministic call fails here rather than a replay in production.
+        workflow_sandbox=True,
     )
 
 

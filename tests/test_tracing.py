@@ -50,7 +50,11 @@ async def test_an_events_spans_reach_the_exporter(
         await (await publish(traced, event, task_queue=settings.task_queue)).result()
 
     names = {span.name for span in spans.get_finished_spans()}
-    assert {"StartWorkflow:TriggerEventWorkflow", "RunWorkflow:TriggerEventWorkflow", "RunActivity:deliver"} <= names
+    assert {
+        "StartWorkflow:TriggerEventWorkflow",
+        "RunWorkflow:TriggerEventWorkflow",
+        "RunActivity:deliver_first",
+    } <= names
     traces = {span.context.trace_id for span in spans.get_finished_spans() if "TriggerEventWorkflow" in span.name}
     assert len(traces) == 1, "one trace from the start to the delivery"
     assert "Jane Doe" not in str([dict(span.attributes or {}) for span in spans.get_finished_spans()])
