@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -134,6 +135,10 @@ async def test_a_failed_first_attempt_keeps_its_place_in_the_schedule_until_it_g
     assert len(receiver.at("/down")) == 1 + len(settings.retry_schedule)
     [ledger] = await store.list_deliveries(hook.id)
     assert (ledger.status, ledger.attempts) == (DeliveryStatus.FAILED, 3)
+    # What the UI's Current Details shows: which webhook, at which host, and why.
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    details = metadata.current_details
+    assert f"- gave up: {hook.name} at 127.0.0.1 ({hook.id}), HTTP 500; gave up after 3 attempts" in details
 
 
 @pytest.fixture
@@ -162,6 +167,13 @@ async def test_a_slow_receiver_holds_back_none_of_the_other_99(
             await asyncio.sleep(0.2)
         [pending] = await store.list_deliveries(slow.id)
         assert (pending.status, pending.attempts) == (DeliveryStatus.PENDING, 0)
+        # The history has them too before the slow attempt ends: the SDK completes the workflow
+        # task with the markers it has at 80 % of the task timeout (8 of 10 s) and goes on.
+        while len([k for k, _ in local_activities(await history(handle)) if k == "deliver_first"]) < 99:
+            assert time.monotonic() - started < 18, "the history waited for the slow receiver"
+            await asyncio.sleep(0.5)
+        [pending] = await store.list_deliveries(slow.id)
+        assert pending.attempts == 0, "the slow first attempt is still waiting for its answer"
 
         outcome: EventOutcome = await handle.result()
 

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
 TIMERS_TIMEOUT = timedelta(seconds=30)
 FAILED = "DeliveriesFailed"
 RETRYING = "retrying"
+UNFINISHED_SHOWN = 20
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -137,9 +138,23 @@ class TriggerEventWorkflow:
                 )
                 if self._count(status)
             )
+        details += "".join(self._unfinished(matches))
         if matches.conflict:
             details += f"\n\n{matches.conflict}"
         workflow.set_current_details(details)
+
+    def _unfinished(self, matches: MatchResult) -> list[str]:
+        """A line for each delivery still retrying or given up, which webhook at which host and why
+        (the UI shows current details as markdown); the first few, the ledger has all."""
+        lines = []
+        for hook in matches.webhooks:
+            outcome = self._outcomes.get(hook.webhook_id)
+            if outcome is not None and outcome.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
+                state = RETRYING if outcome.status == DeliveryStatus.PENDING else "gave up"
+                lines.append(f"\n- {state}: {hook.name} at {hook.host} ({hook.webhook_id}), {outcome.detail}")
+        if len(lines) > UNFINISHED_SHOWN:
+            lines[UNFINISHED_SHOWN:] = [f"\n- and {len(lines) - UNFINISHED_SHOWN} more"]
+        return ["\n", *lines] if lines else []
 
     def _count(self, status: DeliveryStatus) -> int:
         return sum(1 for o in self._outcomes.values() if o.status == status)
