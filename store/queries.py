@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, func, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -72,6 +72,8 @@ DELIVERY_CONTEXT = (
 )
 UPDATE_DELIVERY = update(Delivery).where(col(Delivery.id) == bindparam("delivery_id"))
 """The columns to set are the other parameters of each execution."""
+INSERT_EVENT = insert(StoredEvent)
+INSERT_DELIVERY = insert(Delivery)
 
 
 class Store:
@@ -103,27 +105,33 @@ class Store:
             # Written first and read only when it was there already (a re-run): one round trip
             # for a new event, which is nearly every event.
             async with self.session() as session:
-                session.add(
-                    StoredEvent(
-                        workspace_id=event.workspace_id,
-                        event_id=event.event_id,
-                        type=event.type,
-                        body=event.model_dump(mode="json", exclude_unset=True),
-                    )
+                # Core inserts: the ORM's unit of work (which no loaded object needs here) cost
+                # more than the statements on every event.
+                conn = await session.connection()
+                row = StoredEvent(
+                    workspace_id=event.workspace_id,
+                    event_id=event.event_id,
+                    type=event.type,
+                    body=event.model_dump(mode="json", exclude_unset=True),
                 )
+                await conn.execute(INSERT_EVENT, row.model_dump())
                 hooks, watchers = await self._candidates(session, event, only)
-                session.add_all(
-                    Delivery(
-                        id=delivery_id_for(event.workspace_id, event.event_id, hook.id),
-                        workspace_id=event.workspace_id,
-                        event_id=event.event_id,
-                        webhook_id=hook.id,
-                        event_type=event.type,
-                        workflow_id=workflow_id,
-                        is_test=event.test_webhook_id is not None,
+                if hooks:
+                    await conn.execute(
+                        INSERT_DELIVERY,
+                        [
+                            Delivery(
+                                id=delivery_id_for(event.workspace_id, event.event_id, hook.id),
+                                workspace_id=event.workspace_id,
+                                event_id=event.event_id,
+                                webhook_id=hook.id,
+                                event_type=event.type,
+                                workflow_id=workflow_id,
+                                is_test=event.test_webhook_id is not None,
+                            ).model_dump()
+                            for hook in hooks
+                        ],
                     )
-                    for hook in hooks
-                )
                 await session.commit()
                 return Recorded(MatchResult(webhooks=[matched(h, event) for h in hooks]), watchers)
         except IntegrityError:
