@@ -8,6 +8,7 @@ retries of those that failed, then complete, or fail naming each webhook that ga
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ UNFINISHED_SHOWN = 20
 class TriggerEventWorkflow:
     def __init__(self) -> None:
         self._outcomes: dict[str, DeliveryOutcome] = {}
+        self._counts: Counter[DeliveryStatus] = Counter()
         self._timers: list[str] = []
 
     @workflow.run
@@ -46,7 +48,6 @@ class TriggerEventWorkflow:
         await asyncio.gather(
             *(self._deliver(event, hook, matches) for hook in matches.webhooks), self._set_timers(event, matches)
         )
-        self._show_progress(event, matches)
 
         result = EventOutcome(
             event_id=event.event_id,
@@ -80,11 +81,16 @@ class TriggerEventWorkflow:
         return list(self._outcomes.values())
 
     async def _deliver(self, event: TriggerEvent, hook: MatchedWebhook, matches: MatchResult) -> None:
-        def retrying(first: DeliveryOutcome) -> None:
-            self._outcomes[hook.webhook_id] = first
+        def record(outcome: DeliveryOutcome) -> None:
+            """Keep the delivery's latest outcome (its failed first attempt, then its last)."""
+            earlier = self._outcomes.get(hook.webhook_id)
+            if earlier is not None:
+                self._counts[earlier.status] -= 1
+            self._outcomes[hook.webhook_id] = outcome
+            self._counts[outcome.status] += 1
             self._show_progress(event, matches)
 
-        self._outcomes[hook.webhook_id] = await deliver(event, hook, matches, retrying)
+        record(await deliver(event, hook, matches, record))
 
     async def _set_timers(self, event: TriggerEvent, matches: MatchResult) -> None:
         """Set, move or cancel the DateTime timers whose watched field this event speaks of."""
@@ -138,7 +144,8 @@ class TriggerEventWorkflow:
                 )
                 if self._count(status)
             )
-        details += "".join(self._unfinished(matches))
+        if self._counts[DeliveryStatus.PENDING] or self._counts[DeliveryStatus.FAILED]:
+            details += "".join(self._unfinished(matches))
         if matches.conflict:
             details += f"\n\n{matches.conflict}"
         workflow.set_current_details(details)
@@ -157,4 +164,4 @@ class TriggerEventWorkflow:
         return ["\n", *lines] if lines else []
 
     def _count(self, status: DeliveryStatus) -> int:
-        return sum(1 for o in self._outcomes.values() if o.status == status)
+        return self._counts[status]
