@@ -33,9 +33,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.eager
 
-# The README's screenshots of the web console, taken by its browser tests.
+# The README's screenshots: the web console, taken by its browser tests, and the Temporal UI.
 screenshots: $(STAMP)
 	WEBHOOKS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_console.py
+	$(BIN)/python docs/screenshots/temporal_ui.py
 
 # Where the CPU goes at one and at a hundred webhooks per event (py-spy on the worker).
 profile: $(STAMP)
