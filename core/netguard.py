@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
+from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
 import httpcore
@@ -107,5 +108,20 @@ def http_client(*, allow_private: bool, timeout: float, max_connections: int = 2
         # httpx takes no network backend of its own, so the pool it built gets ours.
         transport._pool._network_backend = _GuardedBackend()
     return httpx.AsyncClient(
-        transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
+        transport=transport,
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+        cookies=NoCookies(),
     )
+
+
+class NoCookies(CookieJar):
+    """A jar that keeps nothing. One client serves every workspace's webhooks: a cookie one
+    receiver sets must not go with another workspace's deliveries to the same host."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from typing import Any
 
@@ -30,8 +31,11 @@ def notification_workflow_id_for(workspace_id: str, webhook_id: str, event_id: s
     return f"notify-{workspace_id}-webhook.disabled-{webhook_id}-{event_id}"
 
 
+@functools.lru_cache(maxsize=4096)
 def delivery_id_for(workspace_id: str, event_id: str, webhook_id: str) -> str:
-    """The `webhook-id` header: the same for every attempt and every re-run of (event, webhook)."""
+    """The `webhook-id` header: the same for every attempt and every re-run of (event, webhook).
+    Cached: the match and each attempt ask for the same ids within moments, and the standard
+    library's base32 is pure Python (3 % of a worker's CPU at fan-out 100)."""
     digest = hashlib.sha256(f"{workspace_id}\x00{event_id}\x00{webhook_id}".encode()).digest()
     return "msg_" + base64.b32encode(digest[:15]).decode().lower()
 

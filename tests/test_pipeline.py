@@ -382,3 +382,20 @@ async def test_the_intake_sets_the_matches_at_start_and_the_workflow_corrects_on
     assert await indexed(await start()) == (both, 1)
     # Matches that changed between admission and the workflow's own match: the workflow's win.
     assert await indexed(await start(webhook_ids=[first.id])) == (both, 1)
+
+
+async def test_a_cookie_one_receiver_sets_never_goes_with_another_delivery(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    # One HTTP client serves every workspace: a cookie kept from one receiver's answer would go
+    # with every later delivery to that host, another workspace's included.
+    await make_hook(store, receiver.url("/sets-cookie"))
+    await make_hook(store, receiver.url("/other"), workspace="ws_other")
+    receiver.script("/sets-cookie", [Answer(200, headers={"set-cookie": "session=secret-of-acme; Path=/"})])
+
+    await send(client, settings, new_event())
+    await send(client, settings, new_event(workspace_id="ws_other"))
+    await send(client, settings, new_event())
+
+    assert [r.path for r in receiver.requests] == ["/sets-cookie", "/other", "/sets-cookie"]
+    assert all("cookie" not in r.headers for r in receiver.requests), [r.headers for r in receiver.requests]
