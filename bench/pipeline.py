@@ -66,6 +66,8 @@ THROUGHPUT_TARGETS = {1: 1.2, 10: 6.0, 100: 12.0}
 """Issue 13: the pipeline's deliveries per second, at least this many times the reference's."""
 P50_TARGETS = {1: 1.0}
 """Issue 13: the pipeline's event-to-receipt p50, at most this many times the reference's."""
+WORKER_PROCESSES = os.cpu_count() or 1
+"""The second set of runs: as many worker processes as cores, for the pipeline and the reference."""
 PG_ADMIN_URL = os.environ.get("WEBHOOKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 T = TypeVar("T")
@@ -136,10 +138,17 @@ async def raw_http(rig: Rig, count: int) -> dict[str, float]:
 
 
 async def measure(
-    rig: Rig, worker: WorkerProcess, start: Starter, events: int, fan_out: int, rate: float | None, watch: Watch | None
+    rig: Rig,
+    workers: Sequence[WorkerProcess],
+    start: Starter,
+    events: int,
+    fan_out: int,
+    rate: float | None,
+    watch: Watch | None,
 ) -> dict[str, float]:
-    """Start the worker; once it polls, start `events` workflows (event ids evt_0...) and wait for
-    each to finish; stop it. Counted at the sink: the rate, the latency, each delivery once."""
+    """Start the workers; once they poll, start `events` workflows (event ids evt_0...) and wait
+    for each to finish; stop them. Counted at the sink: the rate, the latency, each delivery once.
+    Memory and `watch` are the first worker's."""
     started: dict[str, float] = {}
 
     async def one(i: int) -> WorkflowHandle[Any, Any]:
@@ -147,25 +156,30 @@ async def measure(
         started[event_id] = time.time()
         return await start(event_id)
 
-    worker.start()
+    for worker in workers:
+        worker.start()
     try:
-        await worker.ready()
+        await asyncio.gather(*(worker.ready() for worker in workers))
         mark = await rig.sink.count()
-        with MemorySampler(worker) as memory, (watch or (lambda _: contextlib.nullcontext()))(worker):
+        with MemorySampler(workers[0]) as memory, (watch or (lambda _: contextlib.nullcontext()))(workers[0]):
             began = time.time()
             handles = await drive(one, events, rate)
             await asyncio.gather(*(h.result() for h in handles))
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
     arrivals = await rig.sink.since(mark)
     exactly_once(arrivals, events * fan_out)
     return {"per_s": per_second(arrivals, began), "peak_rss_mib": memory.peak} | latency(arrivals, started)
 
 
-async def reference(rig: Rig, events: int, rate: float | None, watch: Watch | None = None) -> dict[str, float]:
-    """The reference's workflows, on a task queue and a worker process of their own."""
+async def reference(
+    rig: Rig, events: int, rate: float | None, watch: Watch | None = None, processes: int = 1
+) -> dict[str, float]:
+    """The reference's workflows, on a task queue and worker processes of their own."""
     queue = f"bench-ref-{uuid.uuid4().hex[:6]}"
-    worker = rig.worker(queue, Settings(task_queue=queue), [sys.executable, "-m", "bench.reference", queue])
+    command = [sys.executable, "-m", "bench.reference", queue]
+    workers = [rig.worker(f"{queue}-{n}", Settings(task_queue=queue), command) for n in range(processes)]
 
     async def start(event_id: str) -> WorkflowHandle[Any, Any]:
         event = sample_event("tag.applied", event_id=event_id, workspace_id=f"ws_{queue}")
@@ -176,14 +190,20 @@ async def reference(rig: Rig, events: int, rate: float | None, watch: Watch | No
         )
         return await rig.client.start_workflow(ReferenceWorkflow.run, post, id=f"{queue}-{event_id}", task_queue=queue)
 
-    return await measure(rig, worker, start, events, 1, rate, watch)
+    return await measure(rig, workers, start, events, 1, rate, watch)
 
 
 async def pipeline(
-    rig: Rig, database_url: str, fan_out: int, events: int, rate: float | None, watch: Watch | None = None
+    rig: Rig,
+    database_url: str,
+    fan_out: int,
+    events: int,
+    rate: float | None,
+    watch: Watch | None = None,
+    processes: int = 1,
 ) -> dict[str, float]:
     """The pipeline's events, through the API's intake (`accept_event`), to `fan_out` webhooks
-    each, on a workspace, task queue and `webhooks worker` process of their own."""
+    each, on a workspace, task queue and `webhooks worker` processes of their own."""
     run = f"bench-{fan_out}-{uuid.uuid4().hex[:6]}"
     upgrade(database_url)
     store = Store.from_url(database_url)
@@ -199,7 +219,8 @@ async def pipeline(
         return await accept_event(store, rig.client, run, event)
 
     try:
-        return await measure(rig, rig.worker(run, settings), start, events, fan_out, rate, watch)
+        workers = [rig.worker(f"{run}-{n}", settings) for n in range(processes)]
+        return await measure(rig, workers, start, events, fan_out, rate, watch)
     finally:
         await store.close()
 
@@ -230,10 +251,11 @@ def paced_rate(burst: dict[str, float], fan_out: int) -> float:
 def compared(
     store: str, fan_out: int, burst: dict[str, float], paced: dict[str, float], ref: dict[str, Any]
 ) -> dict[str, Any]:
-    """One row of the results: the pipeline's figures, their ratios to the reference's and the
-    issue's targets for them (None where it sets none)."""
+    """One row of the results: the pipeline's figures, their ratios to the reference's (run with
+    as many worker processes) and the issue's targets for them (None where it sets none)."""
     return {
         "store": store,
+        "worker_processes": ref["worker_processes"],
         "fan_out": fan_out,
         "deliveries_per_s": burst["per_s"],
         "vs_reference_deliveries_per_s": burst["per_s"] / ref["deliveries_per_s"],
@@ -261,29 +283,52 @@ async def main(scale: float) -> dict[str, Any]:
                 stores["postgresql"] = lambda: postgresql
             await pipeline(rig, sqlite(), 1, 30, None)  # warm-up: the server's caches and file
             raw = await raw_http(rig, max(200, round(RAW_POSTS * scale)))
-            burst = await reference(rig, runs[0][1], None)
-            paced = await reference(rig, runs[0][2], paced_rate(burst, 1))
-            ref = {
-                "deliveries_per_s": burst["per_s"],
-                "start_to_receipt_p50_ms": paced["p50_ms"],
-                "start_to_receipt_p99_ms": paced["p99_ms"],
-                "worker_peak_rss_mib": max(burst["peak_rss_mib"], paced["peak_rss_mib"]),
-            }
+            refs = {1: await reference_figures(rig, runs[0], 1)}
             rows = []
             for store_name, database in stores.items():
-                for fan_out, burst_events, paced_events in runs:
-                    burst = await pipeline(rig, database(), fan_out, burst_events, None)
-                    paced = await pipeline(rig, database(), fan_out, paced_events, paced_rate(burst, fan_out))
-                    rows.append(compared(store_name, fan_out, burst, paced, ref))
+                rows += [await pipeline_row(rig, store_name, database(), run, refs[1]) for run in runs]
+            if postgresql:
+                # One worker process per core, for the reference too: one Python process is one
+                # core (the GIL), which is what limits the pipeline at fan-out 10 and 100.
+                refs[WORKER_PROCESSES] = await reference_figures(rig, runs[0], WORKER_PROCESSES)
+                for run in runs:
+                    rows.append(await pipeline_row(rig, "postgresql", postgresql, run, refs[WORKER_PROCESSES]))
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "runs_at_scale": scale,
         "raw_http_posts_per_s": raw["posts_per_s"],
         "sink_cpu_ms_per_request": raw["sink_cpu_ms_per_request"],
-        "reference": ref,
+        "reference": refs[1],
+        "references": list(refs.values()),
         "runs": rows,
     }
+
+
+async def reference_figures(rig: Rig, run: tuple[int, int, int], processes: int) -> dict[str, Any]:
+    """The reference's burst rate and paced latency, with this many worker processes."""
+    _, burst_events, paced_events = run
+    burst = await reference(rig, burst_events, None, processes=processes)
+    paced = await reference(rig, paced_events, paced_rate(burst, 1), processes=processes)
+    return {
+        "worker_processes": processes,
+        "deliveries_per_s": burst["per_s"],
+        "start_to_receipt_p50_ms": paced["p50_ms"],
+        "start_to_receipt_p99_ms": paced["p99_ms"],
+        "worker_peak_rss_mib": max(burst["peak_rss_mib"], paced["peak_rss_mib"]),
+    }
+
+
+async def pipeline_row(
+    rig: Rig, store: str, database_url: str, run: tuple[int, int, int], ref: dict[str, Any]
+) -> dict[str, Any]:
+    """The pipeline's burst and paced runs at one fan-out, beside the reference of as many workers."""
+    fan_out, burst_events, paced_events = run
+    processes = ref["worker_processes"]
+    burst = await pipeline(rig, database_url, fan_out, burst_events, None, processes=processes)
+    paced_at = paced_rate(burst, fan_out)
+    paced = await pipeline(rig, database_url, fan_out, paced_events, paced_at, processes=processes)
+    return compared(store, fan_out, burst, paced, ref)
 
 
 def against(ratio: float, target: float | None, at_least: bool) -> str:
@@ -295,22 +340,22 @@ def against(ratio: float, target: float | None, at_least: bool) -> str:
 
 
 def show(figures: dict[str, Any]) -> None:
-    ref = figures["reference"]
     sink_ms = figures["sink_cpu_ms_per_request"]
     print(
         f"\n{figures['machine']}; the sink took {figures['raw_http_posts_per_s']:.0f} POSTs/s from httpx "
         f"at {sink_ms:.2f} ms CPU each (a ceiling of {1000 / max(sink_ms, 1e-3):,.0f}/s on one core)"
     )
-    print(
-        f"reference: {ref['deliveries_per_s']:.1f} deliveries/s, start-to-receipt p50 "
-        f"{ref['start_to_receipt_p50_ms']:.1f} ms, p99 {ref['start_to_receipt_p99_ms']:.1f} ms (counted at the sink)"
-    )
-    columns = [("store", -11), ("fan-out", 8), ("dlv/s", 9), ("x ref", 7), ("  target", -11), ("p50 ms", 9)]
-    columns += [("x ref", 7), ("  target", -11), ("p99 ms", 9), ("x ref", 7), ("RSS MiB", 9)]
+    for ref in figures["references"]:
+        print(
+            f"reference, {ref['worker_processes']} worker process(es): {ref['deliveries_per_s']:.1f} deliveries/s, "
+            f"start-to-receipt p50 {ref['start_to_receipt_p50_ms']:.1f} ms, p99 {ref['start_to_receipt_p99_ms']:.1f} ms"
+        )
+    columns = [("store", -11), ("procs", 6), ("fan-out", 8), ("dlv/s", 9), ("x ref", 7), ("  target", -11)]
+    columns += [("p50 ms", 9), ("x ref", 7), ("  target", -11), ("p99 ms", 9), ("x ref", 7), ("RSS MiB", 9)]
     print("".join(name.ljust(-width) if width < 0 else name.rjust(width) for name, width in columns))
     for r in figures["runs"]:
         print(
-            f"{r['store']:<11}{r['fan_out']:>8}{r['deliveries_per_s']:>9.1f}"
+            f"{r['store']:<11}{r['worker_processes']:>6}{r['fan_out']:>8}{r['deliveries_per_s']:>9.1f}"
             f"{against(r['vs_reference_deliveries_per_s'], r['target_vs_reference_deliveries_per_s'], True)}"
             f"{r['event_to_receipt_p50_ms']:>9.1f}"
             f"{against(r['p50_vs_reference_p50'], r['target_p50_vs_reference_p50'], False)}"
@@ -326,8 +371,9 @@ def plot(figures: dict[str, Any], path: Path) -> None:
 
     ref = figures["reference"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for n, store in enumerate(sorted({r["store"] for r in figures["runs"]})):
-        runs = [r for r in figures["runs"] if r["store"] == store]
+    for n, (store, processes) in enumerate(sorted({(r["store"], r["worker_processes"]) for r in figures["runs"]})):
+        runs = [r for r in figures["runs"] if (r["store"], r["worker_processes"]) == (store, processes)]
+        store = f"{store}, {processes} worker{'s' if processes > 1 else ''}"
         fan_outs = [r["fan_out"] for r in runs]
         line = {"color": f"C{n}", "marker": "o"}
         left.plot(fan_outs, [r["deliveries_per_s"] for r in runs], **line, label=f"pipeline ({store})")
