@@ -13,7 +13,8 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/pytest -n auto --maxprocesses 4 --ignore=tests/faults
 
-# The fault suite: real processes killed and restarted, a 5,000-event burst (about 12 minutes).
+# The fault suite: real processes killed and restarted, a 5,000-event burst, an upgrade from the
+# previous release with work in flight (about 7 minutes).
 test-faults: $(STAMP)
 	$(BIN)/pytest tests/faults
 
