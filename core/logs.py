@@ -45,6 +45,10 @@ def configure_logging(level: int = logging.INFO, *, as_json: bool | None = None)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if as_json else logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # httpx logs every request's full URL at INFO: a webhook's URL is often its credential (a
+    # Slack or Zapier hook's path is the secret), and the delivery line says what happened.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # In JSON the SDK's details are fields of their own, not a dict appended to each message.
     activity.logger.activity_info_on_message = not as_json
     workflow.logger.workflow_info_on_message = not as_json

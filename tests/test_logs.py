@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
 from core.config import Settings
 from core.logs import JsonFormatter
+from devstack.processes import WorkerProcess
 from devstack.receiver import Answer, Receiver
 from models.samples import sample_event
 from models.tables import WebhookCreate
@@ -50,3 +52,29 @@ async def test_delivery_lines_carry_the_ids_and_nothing_personal_or_secret(
     contact = event["contact"]
     for kept_out in (hook.secret, contact["name"], contact["custom_fields"]["email"], "appointment_at"):
         assert kept_out not in everything
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_worker_process_never_logs_a_webhooks_url(
+    client: Client, settings: Settings, store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    # A Slack or Zapier hook's URL is its credential: the path is the secret.
+    secret_path = "/services/T0000/B0000/xoxb-url-secret-4f2a"
+    await create_webhook(
+        store, "ws_acme", WebhookCreate(name="slack", event_type="tag.applied", url=receiver.url(secret_path)),
+        allow_private=True,
+    )  # fmt: skip
+    receiver.script(secret_path, [Answer(503)])  # a failure and a success: both kinds of line
+    worker = WorkerProcess("worker", tmp_path / "worker.log", settings, client.service_client.config.target_host)
+    worker.start()
+    try:
+        await worker.ready()
+        event = sample_event("tag.applied", event_id=f"evt_{uuid.uuid4().hex[:10]}")
+        await (await publish(client, event, task_queue=settings.task_queue)).result()
+    finally:
+        worker.stop()
+
+    assert len(receiver.at(secret_path)) == 2
+    log = (tmp_path / "worker.log").read_text()
+    assert "delivery attempt 2 to 127.0.0.1: HTTP 200" in log
+    assert "xoxb-url-secret" not in log
