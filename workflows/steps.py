@@ -66,29 +66,21 @@ async def deliver(
     (`on_retry` hears of the failed first attempt); a final failure becomes an outcome. A workflow
     matched by an earlier release delivers as that release did (see MatchResult.delivery_shape)."""
     ids = DeliveryInput(workspace_id=event.workspace_id, event_id=event.event_id, webhook_id=hook.webhook_id)
-    attempt_timeout = matches.attempt_timeout
-    if matches.delivery_shape == ALL_DURABLE:
-        outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {hook.name} at {hook.host}")
+    attempt_timeout, where = matches.attempt_timeout, f"{hook.name} at {hook.host}"
+    first = None if matches.delivery_shape == ALL_DURABLE else await first_attempt(ids, hook, attempt_timeout)
+    if first is None:  # every attempt durable, or the first one itself broke (the store down): at once
+        outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {where}")
+    elif first.status == DeliveryStatus.PENDING and first.retry_in is not None:
+        if on_retry is not None:
+            on_retry(first)
+        await workflow.sleep(
+            first.retry_in,
+            summary=f"attempt 1 to {where}: {first.detail}; attempt 2 in {format_delay(first.retry_in)}",
+        )
+        retries = ids.model_copy(update={"prior_attempts": 1})
+        outcome = await retried(retries, hook, attempt_timeout, summary=f"retry delivery to {where} (attempt 2 on)")
     else:
-        first = await first_attempt(ids, hook, attempt_timeout)
-        if first is None:  # the attempt itself broke (store down, worker lost): retry at once
-            outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {hook.name} at {hook.host}")
-        elif first.status == DeliveryStatus.PENDING and first.retry_in is not None:
-            if on_retry is not None:
-                on_retry(first)
-            await workflow.sleep(
-                first.retry_in,
-                summary=f"attempt 1 to {hook.name} at {hook.host}: {first.detail}; "
-                f"attempt 2 in {format_delay(first.retry_in)}",
-            )
-            outcome = await retried(
-                ids.model_copy(update={"prior_attempts": 1}),
-                hook,
-                attempt_timeout,
-                summary=f"retry delivery to {hook.name} at {hook.host} (attempt 2 on)",
-            )
-        else:
-            outcome = first
+        outcome = first
     if outcome.webhook_disabled:
         await notify_disabled(event, hook, attempt_timeout)
     return outcome

@@ -36,7 +36,6 @@ UNFINISHED_SHOWN = 20
 class TriggerEventWorkflow:
     def __init__(self) -> None:
         self._outcomes: dict[str, DeliveryOutcome] = {}
-        self._counts: Counter[DeliveryStatus] = Counter()
         self._timers: list[str] = []
 
     @workflow.run
@@ -83,11 +82,7 @@ class TriggerEventWorkflow:
     async def _deliver(self, event: TriggerEvent, hook: MatchedWebhook, matches: MatchResult) -> None:
         def record(outcome: DeliveryOutcome) -> None:
             """Keep the delivery's latest outcome (its failed first attempt, then its last)."""
-            earlier = self._outcomes.get(hook.webhook_id)
-            if earlier is not None:
-                self._counts[earlier.status] -= 1
             self._outcomes[hook.webhook_id] = outcome
-            self._counts[outcome.status] += 1
             self._show_progress(event, matches)
 
         record(await deliver(event, hook, matches, record))
@@ -133,18 +128,19 @@ class TriggerEventWorkflow:
         )
         if len(sa.fitting([h.webhook_id for h in matches.webhooks])) < len(matches.webhooks):
             details += " (WebhookIds lists those that fit in a search attribute; the ledger has all)"
-        if self._outcomes:
+        counts = Counter(o.status for o in self._outcomes.values())
+        if counts:
             details += ", " + ", ".join(
-                f"{self._count(status)} {RETRYING if status == DeliveryStatus.PENDING else status}"
+                f"{counts[status]} {RETRYING if status == DeliveryStatus.PENDING else status}"
                 for status in (
                     DeliveryStatus.DELIVERED,
                     DeliveryStatus.PENDING,
                     DeliveryStatus.SKIPPED,
                     DeliveryStatus.FAILED,
                 )
-                if self._count(status)
+                if counts[status]
             )
-        if self._counts[DeliveryStatus.PENDING] or self._counts[DeliveryStatus.FAILED]:
+        if counts[DeliveryStatus.PENDING] or counts[DeliveryStatus.FAILED]:
             details += "".join(self._unfinished(matches))
         if matches.conflict:
             details += f"\n\n{matches.conflict}"
@@ -164,4 +160,4 @@ class TriggerEventWorkflow:
         return ["\n", *lines] if lines else []
 
     def _count(self, status: DeliveryStatus) -> int:
-        return self._counts[status]
+        return sum(1 for o in self._outcomes.values() if o.status == status)
