@@ -10,10 +10,10 @@ import re
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import TypeAdapter, ValidationInfo, field_validator
 from sqlalchemy import (
     JSON,
     Column,
@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from core.templates import BodyFormat
 from models.datetime_trigger import check_datetime_filter
 from models.events import DATETIME_TYPE, EVENT_TYPES, FILTER_KEYS
 
@@ -103,6 +104,18 @@ class WebhookBase(SQLModel):
     enabled: bool = True
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     """Extra request headers sent with every delivery (an API key the receiver expects, say)."""
+    follow_redirects: bool = False
+    """Follow up to 5 redirects, each hop under the address guard (a Google Apps Script web app
+    answers 302). Off by default, as the Standard Webhooks guidance advises."""
+    forward_credentials: bool = False
+    """When a redirect leads to another host, send the signature, custom headers and authentication
+    there too. Off: they go to the webhook's own host only."""
+    body_format: BodyFormat = Field(default=BodyFormat.STANDARD, sa_column=Column(String(16), nullable=False))
+    """`standard`: the contract's JSON. `json` / `form`: the body rendered from `body_template`."""
+    body_template: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """For `json` and `form`: a JSON document whose strings may hold placeholders (core.templates)."""
+    preset: str | None = Field(default=None, max_length=32)
+    """The receiver preset the webhook was made from (models.presets), for the console's label."""
 
     @field_validator("name")
     @classmethod
@@ -135,8 +148,51 @@ class WebhookBase(SQLModel):
         return value
 
 
+# --- authentication to receivers (a secret, as the signing secret is) ------------------------------
+
+
+MASK = "********"
+
+
+class BasicAuth(SQLModel):
+    """HTTP Basic: Freshdesk (API key as the user name), Mailchimp (API key as the password), Zendesk."""
+
+    type: Literal["basic"] = "basic"
+    username: str = Field(min_length=1, max_length=500)
+    password: str = Field(default="", max_length=500)
+
+
+class BearerAuth(SQLModel):
+    """`Authorization: Bearer <token>`: HubSpot private apps, most OAuth-era APIs."""
+
+    type: Literal["bearer"] = "bearer"
+    token: str = Field(min_length=1, max_length=4000)
+
+
+ReceiverAuth = Annotated[BasicAuth | BearerAuth, Field(discriminator="type")]
+AUTH_ADAPTER: TypeAdapter[BasicAuth | BearerAuth] = TypeAdapter(ReceiverAuth)
+
+
+class AuthPublic(SQLModel):
+    """What answers show of a receiver's credentials: their kind, never their value."""
+
+    type: str
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+
+def mask_auth(auth: BasicAuth | BearerAuth | None) -> AuthPublic | None:
+    if auth is None:
+        return None
+    if isinstance(auth, BasicAuth):
+        return AuthPublic(type="basic", username=MASK, password=MASK)
+    return AuthPublic(type="bearer", token=MASK)
+
+
 class WebhookCreate(WebhookBase):
-    pass
+    auth: ReceiverAuth | None = None
+    """Credentials for the receiver's own API; stored encrypted, shown masked."""
 
 
 class WebhookUpdate(SQLModel):
@@ -149,6 +205,13 @@ class WebhookUpdate(SQLModel):
     url: str | None = None
     enabled: bool | None = None
     headers: dict[str, str] | None = None
+    follow_redirects: bool | None = None
+    forward_credentials: bool | None = None
+    body_format: BodyFormat | None = None
+    body_template: str | None = None
+    preset: str | None = None
+    auth: ReceiverAuth | None = None
+    """Replaces the credentials (the old ones are never shown); null removes them."""
 
 
 class Webhook(WebhookBase, table=True):
@@ -169,18 +232,39 @@ class Webhook(WebhookBase, table=True):
     disabled_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     failing_since: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     """The first failed attempt since the last 2xx; None while deliveries succeed."""
+    auth: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The receiver's credentials as JSON (BasicAuth or BearerAuth); see `receiver_auth`."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=aware())
+
+    @property
+    def receiver_auth(self) -> BasicAuth | BearerAuth | None:
+        return parse_auth(self.auth)
+
+
+def parse_auth(stored: str | None) -> BasicAuth | BearerAuth | None:
+    if stored is None:
+        return None
+    return AUTH_ADAPTER.validate_json(stored)
+
+
+def dump_auth(auth: BasicAuth | BearerAuth | None) -> str | None:
+    return None if auth is None else auth.model_dump_json()
 
 
 class WebhookPublic(WebhookBase):
     id: str
     workspace_id: str
+    auth: AuthPublic | None = None
     disabled_reason: str | None
     disabled_at: datetime | None
     failing_since: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, hook: Webhook) -> WebhookPublic:
+        return cls.model_validate(hook, from_attributes=True, update={"auth": mask_auth(hook.receiver_auth)})
 
 
 class WebhookPage(SQLModel):
@@ -272,6 +356,8 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     response_excerpt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     latency_ms: float | None = None
+    redirects: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """The last attempt's redirect chain: each hop's status and host, in order."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
     last_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     next_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
@@ -291,6 +377,8 @@ class DeliveryPublic(SQLModel):
     last_error: str | None
     response_excerpt: str | None
     latency_ms: float | None
+    redirects: list[dict[str, Any]] | None = None
+    """The last attempt's redirect chain: each hop's status and host, in order."""
     created_at: datetime
     last_attempt_at: datetime | None
     next_attempt_at: datetime | None
