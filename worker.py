@@ -113,19 +113,25 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
 
 async def run_worker(settings: Settings) -> None:
     configure_logging()
-    runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
-    client = await connect(runtime=runtime)
-    async with build_worker(client, settings) as worker:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with worker:
-            target = client.service_client.config.target_host
-            metrics = f", metrics on :{settings.metrics_port}/metrics" if settings.metrics_port else ""
-            print(f"worker polling task queue {settings.task_queue!r} on {target}{metrics}")
-            await stop.wait()
-            print("stopping: finishing in-flight deliveries")
+    # The store first: opening it checks its secrets against the configured key (store.crypto), and
+    # a worker that could not read them stops here, before it connects or takes any task.
+    store = Store.from_url(settings.database_url)
+    try:
+        runtime = prometheus_runtime(settings.metrics_port) if settings.metrics_port else None
+        client = await connect(runtime=runtime)
+        async with build_worker(client, settings, store) as worker:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            async with worker:
+                target = client.service_client.config.target_host
+                metrics = f", metrics on :{settings.metrics_port}/metrics" if settings.metrics_port else ""
+                print(f"worker polling task queue {settings.task_queue!r} on {target}{metrics}")
+                await stop.wait()
+                print("stopping: finishing in-flight deliveries")
+    finally:
+        await store.close()
 
 
 def event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:

@@ -9,7 +9,7 @@ gives up for good."""
 from __future__ import annotations
 
 import asyncio
-import json
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +18,14 @@ from temporalio import activity
 
 from activities.outage import outage_cause, store_outage_retried
 from activities.retries import format_delay, give_up, retry_later
-from activities.sending import Attempt, post_signed
+from activities.sending import Attempt, Redirects, send_signed
 from core import metrics
 from core.errors import NotFound
 from core.outcome import Verdict, classify
 from core.schedule import parse_retry_after, retry_delay
-from models.payload import delivery_body, delivery_id_for
+from core.shaping import shape_request
+from core.templates import TemplateError
+from models.payload import delivery_id_for
 from models.runs import DeliveryInput, DeliveryOutcome
 from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
 from store.db import STORE_UNAVAILABLE
@@ -89,10 +91,14 @@ class DeliveryActivities:
             metrics.delivery(DeliveryStatus.SKIPPED, None)
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
 
-        body = json.dumps(delivery_body(ctx.event, hook.id, hook.name), separators=(",", ":")).encode()
-        sent = await post_signed(
-            self.http, hook.url, signing_secrets(hook), ledger.id, body, hook.headers, self.request_timeout
-        )
+        try:
+            request = shape_request(hook, ctx.event, ledger.id)
+        except TemplateError as err:  # this event's data cannot fit the template: no attempt would do better
+            done = ledger.model_copy(update={"attempts": ledger.attempts + 1})
+            record = {"attempts": done.attempts, "last_attempt_at": utcnow(), "next_attempt_at": None}
+            return await self._gave_up(done, record, f"body template: {err}")
+        redirects = Redirects(follow=hook.follow_redirects, forward_credentials=hook.forward_credentials)
+        sent = await send_signed(self.http, request, signing_secrets(hook), ledger.id, self.request_timeout, redirects)
         return await self._judge(ledger, hook, sent, number)
 
     async def _judge(self, ledger: Delivery, hook: Webhook, sent: Attempt, number: int) -> DeliveryOutcome:
@@ -105,10 +111,13 @@ class DeliveryActivities:
             "latency_ms": sent.latency_ms,
             "last_attempt_at": now,
             "next_attempt_at": None,
+            "redirects": [asdict(hop) for hop in sent.redirects] or None,
         }
-        if sent.status_code is not None:
-            judged = classify(sent.status_code, sent.location)
+        if sent.status_code is not None and sent.error is None:
+            judged = classify(sent.status_code, sent.location, hint_redirects=not hook.follow_redirects)
             verdict, detail = judged.verdict, judged.detail
+        elif sent.status_code is not None:
+            verdict, detail = Verdict.RETRY, f"HTTP {sent.status_code}: {sent.error}"
         else:
             verdict, detail = Verdict.RETRY, sent.error or "no answer"
         done = ledger.model_copy(update={"attempts": attempts, "last_status_code": sent.status_code})

@@ -12,7 +12,7 @@ from temporalio import activity
 
 from activities.outage import store_outage_retried
 from activities.retries import give_up, retry_later
-from activities.sending import post_signed
+from activities.sending import post_json_signed
 from core.errors import NotFound
 from core.outcome import Verdict, classify
 from core.schedule import retry_delay
@@ -48,8 +48,8 @@ class NotificationActivities:
 
         message_id = delivery_id_for(input.workspace_id, f"{WEBHOOK_DISABLED}:{input.event_id}", input.webhook_id)
         encoded = json.dumps(body, separators=(",", ":")).encode()
-        attempt = await post_signed(
-            self.http, settings.notification_url, [settings.notification_secret], message_id, encoded, {},
+        attempt = await post_json_signed(
+            self.http, settings.notification_url, [settings.notification_secret], message_id, encoded,
             self.request_timeout,
         )  # fmt: skip
         if attempt.status_code is not None and classify(attempt.status_code).verdict is Verdict.DELIVERED:

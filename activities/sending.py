@@ -1,4 +1,5 @@
-"""Sending one request: a signed Standard Webhooks POST, bounded in time and in what it reads."""
+"""Sending one request: a signed Standard Webhooks POST, bounded in time and in what it reads,
+following redirects only when the webhook asks to, hop by hop under the address guard."""
 
 from __future__ import annotations
 
@@ -6,16 +7,28 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from importlib.metadata import version
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from core.netguard import UnsafeAddressError
+from core.shaping import JSON_CONTENT_TYPE, USER_AGENT, ShapedRequest
 from core.signing import signature_headers
 
-USER_AGENT = f"chatbot-webhooks/{version('chatbot-webhooks')}"
 EXCERPT_BYTES = 1024
 """How much of a receiver's answer the ledger keeps; the rest is not even read."""
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+AS_GET = frozenset({301, 302, 303})
+"""After a POST these continue as a GET without the body, as browsers do; 307 and 308 repeat the POST."""
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One request of a redirect chain: the host it went to and the status it got."""
+
+    host: str
+    status_code: int
 
 
 @dataclass(frozen=True)
@@ -29,45 +42,94 @@ class Attempt:
     retry_after: str | None = None
     location: str | None = None
     unsafe: bool = False
+    redirects: tuple[Hop, ...] = ()
+    """Every request made, when there was at least one redirect."""
 
 
-async def post_signed(
+@dataclass(frozen=True)
+class Redirects:
+    """What a webhook allows of redirects."""
+
+    follow: bool = False
+    forward_credentials: bool = False
+
+
+async def send_signed(
     http: httpx.AsyncClient,
-    url: str,
+    request: ShapedRequest,
     secrets: list[str],
     message_id: str,
-    body: bytes,
-    extra_headers: dict[str, str],
     limit: timedelta,
+    redirects: Redirects = Redirects(),
 ) -> Attempt:
-    """One signed Standard Webhooks POST, bounded in time and in what it reads of the answer."""
-    headers = {
-        **extra_headers,
-        **signature_headers(secrets, message_id, int(time.time()), body),
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "accept-encoding": "identity",
+    """One signed Standard Webhooks POST (and the redirects it leads to, when allowed), bounded in
+    time as a whole and in what it reads of each answer."""
+    own = {
+        **request.headers,
+        **signature_headers(secrets, message_id, int(time.time()), request.body),
     }
+    common = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
+    origin = urlsplit(request.url).hostname
+    method, url = "POST", request.url
+    body: bytes | None = request.body
+    hops: list[Hop] = []
     started = time.perf_counter()
     try:
-        async with (
-            asyncio.timeout(limit.total_seconds()),
-            http.stream("POST", url, content=body, headers=headers) as response,
-        ):
-            excerpt = await read_excerpt(response)
+        async with asyncio.timeout(limit.total_seconds()):
+            while True:
+                # A redirect to another host gets neither the signature nor the webhook's own
+                # headers and credentials, unless the webhook forwards them.
+                carried = own if urlsplit(url).hostname == origin or redirects.forward_credentials else {}
+                headers = {**carried, **common}
+                if body is not None:
+                    headers["content-type"] = request.content_type
+                async with http.stream(method, url, content=body, headers=headers) as response:
+                    excerpt = await read_excerpt(response)
+                location = response.headers.get("location")
+                following = redirects.follow and response.status_code in REDIRECTS and location
+                if following or hops:
+                    hops.append(Hop(urlsplit(url).hostname or "", response.status_code))
+                if not following or location is None:
+                    break
+                if len(hops) > MAX_REDIRECTS:
+                    return Attempt(
+                        response.status_code, f"more than {MAX_REDIRECTS} redirects", excerpt, elapsed_ms(started),
+                        location=location, redirects=tuple(hops),
+                    )  # fmt: skip
+                url = urljoin(url, location)
+                if urlsplit(url).scheme not in ("http", "https"):
+                    return Attempt(
+                        response.status_code, f"redirect to a non-HTTP URL ({urlsplit(url).scheme}:) refused",
+                        excerpt, elapsed_ms(started), location=location, unsafe=True, redirects=tuple(hops),
+                    )  # fmt: skip
+                if response.status_code in AS_GET:
+                    method, body = "GET", None
     except TimeoutError:
-        return Attempt(None, f"no answer within {limit.total_seconds():g} s", None, elapsed_ms(started))
+        return Attempt(
+            None, f"no answer within {limit.total_seconds():g} s", None, elapsed_ms(started), redirects=tuple(hops)
+        )
     except httpx.HTTPError as err:
         unsafe = isinstance(err.__cause__, UnsafeAddressError)
-        return Attempt(None, describe_http_error(err), None, elapsed_ms(started), unsafe=unsafe)
+        detail = describe_http_error(err)
+        if hops:
+            detail = f"redirect {len(hops)} to {urlsplit(url).hostname}: {detail}"
+        return Attempt(None, detail, None, elapsed_ms(started), unsafe=unsafe, redirects=tuple(hops))
     return Attempt(
         status_code=response.status_code,
         error=None,
         excerpt=excerpt,
         latency_ms=elapsed_ms(started),
         retry_after=response.headers.get("retry-after"),
-        location=response.headers.get("location"),
+        location=location,
+        redirects=tuple(hops),
     )
+
+
+async def post_json_signed(
+    http: httpx.AsyncClient, url: str, secrets: list[str], message_id: str, body: bytes, limit: timedelta
+) -> Attempt:
+    """A signed POST of the contract's own JSON (workspace notifications)."""
+    return await send_signed(http, ShapedRequest(url, body, JSON_CONTENT_TYPE, {}), secrets, message_id, limit)
 
 
 async def read_excerpt(response: httpx.Response) -> str:

@@ -20,10 +20,14 @@ def create_app(settings: Settings, store: Store | None = None, temporal: Client 
     """The app; a store or Temporal client handed in is used as is (tests, the dev stack), and
     whatever it makes itself it also closes."""
 
+    own_store = store is None
+    # Opened with the app, not at the lifespan's start: opening checks the store's secrets against
+    # the configured key (store.crypto), and an API that could not read them must not start serving.
+    opened = store or Store.from_url(settings.database_url)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_store = store is None
-        app.state.store = store or Store.from_url(settings.database_url)
+        app.state.store = opened
         # Lazy: the API answers (lists, shows, changes) while Temporal is unreachable; only
         # starting workflows needs it.
         app.state.temporal = temporal or await connect(lazy=True)

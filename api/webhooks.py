@@ -11,6 +11,7 @@ from temporalio.client import WorkflowFailureError
 
 from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
 from core.temporal import workflow_url
+from models.preview import ReceiverAnswer, RequestPreview
 from models.runs import EventOutcome
 from models.tables import (
     DeliveryPage,
@@ -34,6 +35,8 @@ class Started(BaseModel):
     ui_url: str
     result: EventOutcome | None = None
     error: str | None = None
+    answer: ReceiverAnswer | None = None
+    """With `wait`: what the receiver answered (status code, the start of its answer)."""
 
 
 class Secret(BaseModel):
@@ -42,7 +45,7 @@ class Secret(BaseModel):
 
 
 def public(hook: Any) -> WebhookPublic:
-    return WebhookPublic.model_validate(hook, from_attributes=True)
+    return WebhookPublic.of(hook)
 
 
 @router.get("/webhooks")
@@ -73,7 +76,7 @@ async def create_webhook(
 ) -> WebhookWithSecret:
     """Answers with the signing secret; `GET .../secret` shows it again."""
     hook = await service.create_webhook(store, workspace_id, body, allow_private=settings.allow_private_urls)
-    return WebhookWithSecret.model_validate(hook, from_attributes=True)
+    return WebhookWithSecret.of(hook)
 
 
 @router.get("/webhooks/{webhook_id}")
@@ -141,14 +144,29 @@ async def send_test(
 ) -> Started:
     """Send a signed sample of the webhook's trigger to it alone, through the same workflow as
     every event, marked `"test": true`; `wait=true` answers once it is delivered or gave up."""
-    handle = await service.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
+    sent = await service.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
+    handle = sent.handle
     started = Started(workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id))
     if wait:
         try:
             started.result = await handle.result()
         except WorkflowFailureError as err:
             started.error = str(err.cause)
+        started.answer = await service.receiver_answer(store, workspace_id, sent)
     return started
+
+
+@router.get("/webhooks/{webhook_id}/preview")
+async def preview_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> RequestPreview:
+    """The request this webhook would send for a sample event of its trigger, without sending it:
+    URL, headers (credentials masked), body."""
+    return service.preview(await store.get_webhook(webhook_id, workspace_id))
+
+
+@router.post("/webhook-previews")
+async def preview_draft(workspace_id: WorkspaceDep, body: WebhookCreate) -> RequestPreview:
+    """The request a webhook not yet saved would send (the console's form previews with it)."""
+    return service.preview(service.new_webhook(workspace_id, body))
 
 
 @router.get("/webhooks/{webhook_id}/deliveries")

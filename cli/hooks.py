@@ -4,8 +4,11 @@ services as the API. The command line acts as an operator: on any workspace, wit
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -15,8 +18,10 @@ from cli.output import JsonOption, emit, fail, table
 from cli.started import describe_start, report_start
 from core.config import Settings
 from core.errors import ServiceError
+from core.templates import BodyFormat
 from core.temporal import connect
 from models.events import describe_validation_error
+from models.presets import PRESETS, apply_preset
 from models.tables import (
     ApiKeyPublic,
     DeliveryPublic,
@@ -37,6 +42,7 @@ from services import webhooks as service
 from store.queries import Store
 
 T = TypeVar("T")
+AUTH_SECRET_ENV = "WEBHOOKS_AUTH_SECRET"
 
 hook_app = typer.Typer(
     help="Webhooks: create, list, change, turn on or off, test, rotate, delete.", no_args_is_help=True
@@ -51,6 +57,39 @@ HookId = Annotated[str, typer.Argument(help="The webhook's id (wh_...).")]
 FolderId = Annotated[str, typer.Argument(help="The folder's id (fld_...).")]
 Filters = Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE narrowing the trigger, e.g. tag=VIP.")]
 Headers = Annotated[list[str] | None, typer.Option("--header", help="NAME=VALUE sent with every delivery.")]
+FollowRedirects = Annotated[
+    bool | None,
+    typer.Option(
+        "--follow-redirects/--no-follow-redirects",
+        help="Follow up to 5 redirects (a Google Apps Script web app needs it).",
+        show_default=False,
+    ),
+]
+ForwardCredentials = Annotated[
+    bool | None,
+    typer.Option(
+        "--forward-credentials/--no-forward-credentials",
+        help="Send the signature, headers and auth to another host a redirect leads to.",
+        show_default=False,
+    ),
+]
+BodyFormatOption = Annotated[
+    BodyFormat | None,
+    typer.Option("--body-format", help="standard: the contract's JSON; json or form: rendered from --template."),
+]
+TemplateFile = Annotated[
+    Path | None,
+    typer.Option("--template", help="A body template file (JSON with {{ placeholders }}); - reads stdin."),
+]
+AuthKind = Annotated[
+    str | None,
+    typer.Option(
+        "--auth",
+        help=f"basic, bearer or none. The password or token is read from ${AUTH_SECRET_ENV} if set, "
+        "else asked for without echo: never on the command line.",
+    ),
+]
+AuthUser = Annotated[str | None, typer.Option("--auth-user", help="The user name, with --auth basic.")]
 
 
 def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
@@ -81,6 +120,53 @@ def pairs(option: str, items: list[str] | None) -> dict[str, str]:
     return parsed
 
 
+def receiver_options(
+    follow_redirects: bool | None,
+    forward_credentials: bool | None,
+    body_format: BodyFormat | None,
+    template: Path | None,
+    auth: str | None,
+    auth_user: str | None,
+) -> dict[str, Any]:
+    """The options that shape the request for the receiver, as webhook fields (only those given)."""
+    values: dict[str, Any] = {}
+    if follow_redirects is not None:
+        values["follow_redirects"] = follow_redirects
+    if forward_credentials is not None:
+        values["forward_credentials"] = forward_credentials
+    if body_format is not None:
+        values["body_format"] = body_format
+    if template is not None:
+        values["body_template"] = read_text(template, "--template")
+    if auth is not None:
+        values["auth"] = read_auth(auth, auth_user)
+    return values
+
+
+def read_text(path: Path, option: str) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text()
+    except OSError as err:
+        fail(f"{option} {path}: {err.strerror or err}")
+
+
+def read_auth(kind: str, user: str | None) -> dict[str, str] | None:
+    """Credentials for the receiver: the secret part from the environment or a hidden prompt."""
+    if kind == "none":
+        return None
+    if kind not in ("basic", "bearer"):
+        fail(f"--auth {kind!r}: expected basic, bearer or none")
+    if kind == "basic" and not user:
+        fail("--auth basic needs --auth-user (the user name; the password is asked for)")
+    label = "password" if kind == "basic" else "token"
+    secret = os.environ.get(AUTH_SECRET_ENV) or typer.prompt(f"{label} for the receiver", hide_input=True)
+    if kind == "basic":
+        return {"type": "basic", "username": user or "", "password": secret}
+    return {"type": "bearer", "token": secret}
+
+
 def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
     state = "on" if hook.enabled else f"off ({hook.disabled_reason})" if hook.disabled_reason else "off"
     typer.echo(f"{hook.id}  {hook.name}")
@@ -89,6 +175,16 @@ def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
     typer.echo(f"  url        {hook.url}")
     for name, value in hook.headers.items():
         typer.echo(f"  header     {name}: {value}")
+    shown = hook if isinstance(hook, WebhookPublic) else WebhookPublic.of(hook)
+    if shown.auth is not None:
+        typer.echo(f"  auth       {shown.auth.type} (credentials kept encrypted, not shown)")
+    if hook.body_format != BodyFormat.STANDARD:
+        typer.echo(f"  body       {hook.body_format}, from a template ({len(hook.body_template or '')} characters)")
+    if hook.follow_redirects:
+        forwarded = "with" if hook.forward_credentials else "without"
+        typer.echo(f"  redirects  followed (to other hosts {forwarded} signature, headers and auth)")
+    if hook.preset:
+        typer.echo(f"  preset     {hook.preset}")
     typer.echo(
         f"  state      {state}" + (f", since {hook.disabled_at:%Y-%m-%d %H:%M:%S} UTC" if hook.disabled_at else "")
     )
@@ -99,7 +195,7 @@ def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
 
 
 def public(hook: Webhook) -> WebhookPublic:
-    return WebhookPublic.model_validate(hook, from_attributes=True)
+    return WebhookPublic.of(hook)
 
 
 async def workspace_of(store: Store, webhook_id: str) -> str:
@@ -114,15 +210,40 @@ def hook_create(
     workspace: Workspace,
     name: Annotated[str, typer.Option(help="Shown on the Webhooks page and sent in each delivery.")],
     event: Annotated[str, typer.Option(help="The trigger type, e.g. tag.applied.")],
-    url: Annotated[str, typer.Option(help="Where deliveries are POSTed (http or https).")],
+    url: Annotated[str | None, typer.Option(help="Where deliveries are POSTed (http or https).")] = None,
     filter: Filters = None,
     header: Headers = None,
     folder: Annotated[str | None, typer.Option(help="The folder's id.")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Start from a receiver preset (webhooks hook presets lists them).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="KEY=VALUE for a preset's field, e.g. --set subdomain=acme.")
+    ] = None,
+    follow_redirects: FollowRedirects = None,
+    forward_credentials: ForwardCredentials = None,
+    body_format: BodyFormatOption = None,
+    template: TemplateFile = None,
+    auth: AuthKind = None,
+    auth_user: AuthUser = None,
     json_: bool = JsonOption,
 ) -> None:
     """Create a webhook; prints it with its signing secret."""
-    values: dict[str, Any] = {"name": name, "event_type": event, "url": url, "folder_id": folder}
-    values |= {"filter": pairs("--filter", filter), "headers": pairs("--header", header)}
+    values: dict[str, Any] = {"name": name, "event_type": event, "folder_id": folder}
+    if preset is not None:
+        try:
+            values |= apply_preset(preset, pairs("--set", set_))
+        except ValueError as err:
+            fail(f"--preset {preset}: {err}")
+    elif set_:
+        fail("--set fills in a preset's fields: use it with --preset")
+    if url is not None:
+        values["url"] = url
+    elif "url" not in values:
+        fail("--url is required (or --preset with its fields)")
+    values |= {"filter": pairs("--filter", filter)}
+    values["headers"] = values.get("headers", {}) | pairs("--header", header)
+    values |= receiver_options(follow_redirects, forward_credentials, body_format, template, auth, auth_user)
 
     async def work(store: Store) -> Webhook:
         create = WebhookCreate.model_validate(values)
@@ -130,7 +251,7 @@ def hook_create(
 
     hook = with_store(work)
     emit(
-        WebhookWithSecret.model_validate(hook, from_attributes=True),
+        WebhookWithSecret.of(hook),
         json_,
         lambda: show_hook(hook, hook.secret),
     )
@@ -165,7 +286,7 @@ def hook_show(
 ) -> None:
     """Show one webhook."""
     hook = with_store(lambda s: s.get_webhook(hook_id))
-    shown = (WebhookWithSecret if secret else WebhookPublic).model_validate(hook, from_attributes=True)
+    shown = (WebhookWithSecret if secret else WebhookPublic).of(hook)
     emit(shown, json_, lambda: show_hook(hook, hook.secret if secret else None))
 
 
@@ -182,11 +303,18 @@ def hook_update(
         list[str] | None, typer.Option("--header", help="Replaces the headers; --header '' clears them.")
     ] = None,
     folder: Annotated[str | None, typer.Option(help="Move to this folder; '' for the top level.")] = None,
+    follow_redirects: FollowRedirects = None,
+    forward_credentials: ForwardCredentials = None,
+    body_format: BodyFormatOption = None,
+    template: TemplateFile = None,
+    auth: AuthKind = None,
+    auth_user: AuthUser = None,
     json_: bool = JsonOption,
 ) -> None:
     """Change a webhook; what is not given keeps its value."""
     values: dict[str, Any] = {"name": name, "event_type": event, "url": url}
     change = {k: v for k, v in values.items() if v is not None}
+    change |= receiver_options(follow_redirects, forward_credentials, body_format, template, auth, auth_user)
     if filter is not None:
         change["filter"] = pairs("--filter", [f for f in filter if f])
     if header is not None:
@@ -278,10 +406,50 @@ def hook_test(
     async def work(store: Store) -> dict[str, Any]:
         client = await connect()
         workspace = await workspace_of(store, hook_id)
-        handle = await service.send_test(store, client, settings.task_queue, workspace, hook_id)
-        return await describe_start(client, handle, settings.ui_url, wait)
+        sent = await service.send_test(store, client, settings.task_queue, workspace, hook_id)
+        shown = await describe_start(client, sent.handle, settings.ui_url, wait)
+        if wait:
+            shown["answer"] = (await service.receiver_answer(store, workspace, sent)).model_dump(mode="json")
+        return shown
 
     report_start(with_store(work), json_)
+
+
+@hook_app.command("preview")
+def hook_preview(hook_id: HookId, json_: bool = JsonOption) -> None:
+    """Show the request the webhook would send for a sample event of its trigger, without sending it."""
+    shown = with_store(lambda s: s.get_webhook(hook_id))
+    try:
+        request = service.preview(shown)
+    except ServiceError as err:
+        fail(str(err))
+
+    def human() -> None:
+        typer.echo(f"{request.method} {request.url}" + ("  (redirects followed)" if request.follow_redirects else ""))
+        for name, value in request.headers.items():
+            typer.echo(f"{name}: {value}")
+        typer.echo("")
+        typer.echo(request.body)
+
+    emit(request, json_, human)
+
+
+@hook_app.command("presets")
+def hook_presets(json_: bool = JsonOption) -> None:
+    """The receiver presets --preset accepts, with the fields each one asks for."""
+    listed = [
+        {"key": p.key, "label": p.label, "url": p.url_pattern, "auth": p.auth, "fields": [f.key for f in p.fields],
+         "suggested_event": p.suggested_event}
+        for p in PRESETS.values()
+    ]  # fmt: skip
+    emit(
+        listed,
+        json_,
+        lambda: table(
+            [(p["key"], p["label"], p["auth"], " ".join(f"--set {f}=..." for f in p["fields"])) for p in listed],
+            ["PRESET", "SENDS TO", "AUTH", "FIELDS"],
+        ),
+    )
 
 
 # --- folders -------------------------------------------------------------------------------------

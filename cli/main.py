@@ -13,6 +13,7 @@ import typer
 from cli.hooks import deliveries_app, folder_app, hook_app, key_app, workspace_app
 from cli.output import JsonOption, fail
 from cli.redeliver import redeliver
+from cli.secrets import secrets_app
 from cli.started import describe_start, report_start
 from cli.timers import timers_app
 from core.config import Settings
@@ -31,6 +32,7 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(key_app, name="key")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(timers_app, name="timers")
+app.add_typer(secrets_app, name="secrets")
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -186,6 +188,8 @@ def main() -> None:
     """The console script. It leaves with os._exit once the command is done and its output flushed:
     the Temporal client's native threads can otherwise crash interpreter teardown
     (temporalio/sdk-python#300), turning a successful command into SIGABRT."""
+    from store.crypto import SecretsError
+
     try:
         app()
         code = 0
@@ -193,6 +197,9 @@ def main() -> None:
         if isinstance(exit.code, str):
             sys.stderr.write(exit.code + "\n")
         code = exit.code if isinstance(exit.code, int) else 0 if exit.code is None else 1
+    except SecretsError as err:  # opening the store found keys that do not fit it: one line, no traceback
+        sys.stderr.write(f"error: {err}\n")
+        code = 2
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

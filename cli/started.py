@@ -40,6 +40,12 @@ def report_start(shown: dict[str, Any], as_json: bool) -> None:
                 typer.echo(f"  {d['webhook_id']}  {d['status']}  after {d['attempts']} attempt(s)  {d['detail']}")
         if "error" in shown:
             typer.echo(f"failed    {shown['error']}")
+        answer = shown.get("answer")
+        if answer is not None:
+            for hop in answer.get("redirects") or []:
+                typer.echo(f"redirect  {hop['host']} answered {hop['status_code']}")
+            code = f"HTTP {answer['status_code']}" if answer["status_code"] is not None else "no answer"
+            typer.echo(f"answer    {code}: {(answer['excerpt'] or answer['error'] or '').strip()[:300]}")
 
     emit(shown, as_json, human)
     raise typer.Exit(1 if "error" in shown else 0)

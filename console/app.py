@@ -4,6 +4,9 @@ services do the work and their errors come back next to the field they name."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -17,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
 
 from api.deps import ClientDep, SettingsDep, StoreDep
-from console.forms import CONDITION_LABELS, FieldError, WebhookForm
+from console.forms import AUTH_KINDS, BODY_FORMATS, CONDITION_LABELS, FieldError, WebhookForm, auth_kind
 from console.session import (
     PREFIX,
     PageError,
@@ -32,7 +35,9 @@ from console.session import (
 )
 from core.errors import ServiceError
 from models.events import FILTER_KEYS, TRIGGER_LABELS, describe_trigger
-from models.tables import DeliveryStatus, FolderCreate, WebhookCreate, WebhookUpdate
+from models.presets import PRESETS
+from models.preview import ReceiverAnswer, RequestPreview
+from models.tables import DeliveryStatus, FolderCreate, Webhook, WebhookUpdate
 from services import deliveries, redelivery
 from services import webhooks as hooks
 from services.access import Unauthorized, authenticate
@@ -49,8 +54,14 @@ templates.env.globals.update(
     condition_labels=CONDITION_LABELS,
     describe_trigger=describe_trigger,
     url_host=url_host,
+    presets=PRESETS,
+    body_formats=BODY_FORMATS,
+    auth_kinds=AUTH_KINDS,
+    template_example='{"text": "New lead: {{ contact.name }} ({{ contact.tags | join:\', \' }})"}',
 )
 RECENT_DELIVERIES = 25
+TEST_ANSWER_WAIT = timedelta(seconds=10)
+"""How long a test send waits for the receiver's answer before the page comes back without it."""
 
 
 def create_console(state: State) -> FastAPI:
@@ -165,8 +176,11 @@ def create_console(state: State) -> FastAPI:
     # --- one webhook -----------------------------------------------------------------------------
 
     @console.get("/w/{workspace_id}/webhooks/new", response_class=HTMLResponse)
-    async def new_webhook(request: Request, store: StoreDep, workspace_id: WorkspaceDep, folder: str = "") -> Response:
-        return await form_page(request, store, workspace_id, WebhookForm(folder_id=folder), None)
+    async def new_webhook(
+        request: Request, store: StoreDep, workspace_id: WorkspaceDep, folder: str = "", preset: str = ""
+    ) -> Response:
+        # "Send to" reloads this page with ?preset=KEY: the form then starts from that preset.
+        return await form_page(request, store, workspace_id, WebhookForm.start(preset, folder), None)
 
     @console.post("/w/{workspace_id}/webhooks", response_class=HTMLResponse)
     async def create_webhook(
@@ -174,7 +188,7 @@ def create_console(state: State) -> FastAPI:
     ) -> Response:
         form = WebhookForm.from_post(await request.form())
         try:
-            create = hooks.validated(WebhookCreate, form.values())
+            create = form.create()
             hook = await hooks.create_webhook(store, workspace_id, create, allow_private=settings.allow_private_urls)
         except ServiceError as err:
             form.refuse(err)
@@ -199,21 +213,24 @@ def create_console(state: State) -> FastAPI:
             "folder": folder,
             "deliveries": [deliveries.public(d, settings.ui_url, client.namespace) for d in recent],
             "failed": DeliveryStatus.FAILED,
-        }
+            "preset": PRESETS.get(hook.preset or ""),
+            "auth": auth_kind(hook.receiver_auth),
+        } | preview_context(hook)
         return page(request, "webhook.html", context)
 
     @console.get("/w/{workspace_id}/webhooks/{webhook_id}/edit", response_class=HTMLResponse)
     async def edit_webhook(request: Request, store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Response:
         hook = await store.get_webhook(webhook_id, workspace_id)
-        return await form_page(request, store, workspace_id, WebhookForm.from_values(hook.model_dump()), hook.id)
+        return await form_page(request, store, workspace_id, WebhookForm.of_webhook(hook), hook.id)
 
     @console.post("/w/{workspace_id}/webhooks/{webhook_id}", response_class=HTMLResponse)
     async def update_webhook(
         request: Request, store: StoreDep, settings: SettingsDep, workspace_id: WorkspaceDep, webhook_id: str
     ) -> Response:
-        form = WebhookForm.from_post(await request.form())
+        current = await store.get_webhook(webhook_id, workspace_id)
+        form = WebhookForm.from_post(await request.form(), editing=current)
         try:
-            change = WebhookUpdate.model_validate(form.values())
+            change = form.change(current)
             hook = await hooks.update_webhook(
                 store, workspace_id, webhook_id, change, allow_private=settings.allow_private_urls
             )
@@ -261,8 +278,14 @@ def create_console(state: State) -> FastAPI:
         workspace_id: WorkspaceDep,
         webhook_id: str,
     ) -> Response:
-        handle = await hooks.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
-        message = f"Test event sent ({handle.id}); its delivery appears below in a moment."
+        sent = await hooks.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
+        try:
+            async with asyncio.timeout(TEST_ANSWER_WAIT.total_seconds()):
+                answer = await hooks.receiver_answer(store, workspace_id, sent)
+        except TimeoutError:
+            message = f"Test event sent ({sent.handle.id}); its delivery appears below in a moment."
+        else:
+            message = f"Test event {answer.status}: {describe_answer(answer)}"
         return done(f"/w/{workspace_id}/webhooks/{webhook_id}", message)
 
     @console.post("/w/{workspace_id}/webhooks/{webhook_id}/rotate")
@@ -311,6 +334,41 @@ async def form_page(
     return page(request, "webhook_form.html", context, status=status)
 
 
+def preview_context(hook: Webhook) -> dict[str, Any]:
+    """The request the webhook would send, for the page: header names as HTTP writes them, a JSON
+    body indented; or why it cannot be made."""
+    try:
+        shown = hooks.preview(hook)
+    except ServiceError as err:
+        return {"preview": None, "preview_error": err.message}
+    headers = [(name.title() if name == name.lower() else name, value) for name, value in shown.headers.items()]
+    return {"preview": shown, "preview_headers": headers, "preview_body": readable_body(shown), "preview_error": None}
+
+
+def readable_body(shown: RequestPreview) -> str:
+    if shown.content_type.startswith("application/json"):
+        try:
+            return json.dumps(json.loads(shown.body), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+    return shown.body
+
+
+def redirect_chain(hops: list[dict[str, Any]] | None) -> str:
+    """A delivery's redirects as the page shows them: `302 script.google.com → 200 ...`."""
+    return " → ".join(f"{hop.get('status_code', '?')} {hop.get('host', '?')}" for hop in hops or ())
+
+
+def guide_parts(guide: str) -> list[tuple[str, str]]:
+    """A preset's guide as ("text" | "code", paragraph): a paragraph of `//` comments and code (the
+    Apps Script to paste) is shown as code, the rest as text."""
+    parts = [part.strip("\n") for part in guide.split("\n\n") if part.strip()]
+    return [("code" if part.lstrip().startswith("//") else "text", part) for part in parts]
+
+
+templates.env.globals.update(redirect_chain=redirect_chain, guide_parts=guide_parts)
+
+
 def validated_folder(name: str) -> FolderCreate:
     try:
         return FolderCreate.model_validate({"name": name})
@@ -322,6 +380,14 @@ def back_to(back: str, workspace_id: str) -> str:
     """Where a form asked to return, within this workspace's pages only."""
     own = f"/w/{workspace_id}"
     return back if back == own or back.startswith((own + "/", own + "?")) else own
+
+
+def describe_answer(answer: ReceiverAnswer) -> str:
+    """The receiver's answer in one line: its status and the start of what it said."""
+    said = (answer.excerpt or "").strip()[:200]
+    if answer.status_code is None:
+        return answer.error or "no answer"
+    return f"the receiver answered HTTP {answer.status_code}" + (f": {said}" if said else "")
 
 
 def done(path: str, message: str) -> Response:

@@ -1,15 +1,25 @@
 """The webhook form: what a browser posts, turned into the API's models, and the API's errors
-turned back into a message per field."""
+turned back into a message per field.
+
+The Create form starts from "Send to": a custom URL, or a receiver preset (models.presets) whose
+values (a subdomain, an ID) make the URL and the body template. Both end in the same Request
+section: body format and template, redirects, and the receiver's credentials. Passwords and tokens
+are read from a post and never written back into a page."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from core.errors import ServiceError
-from models.events import FILTER_KEYS
+from core.templates import BodyFormat
+from models.events import FILTER_KEYS, describe, problems_of
+from models.presets import PRESETS, Preset, apply_preset, substitute
+from models.tables import BasicAuth, BearerAuth, Webhook, WebhookCreate, WebhookUpdate
 
 CONDITION_LABELS: dict[str, tuple[str, str]] = {
     # key: (label, hint)
@@ -22,12 +32,28 @@ CONDITION_LABELS: dict[str, tuple[str, str]] = {
     "sequence_id": ("Sequence id", "empty for any sequence"),
     "entry_point_link_id": ("Entry point link id", "empty for any link"),
 }
-FORM_FIELDS = ("name", "folder_id", "event_type", "filter", "url", "headers")
+BODY_FORMATS: dict[str, str] = {
+    BodyFormat.STANDARD: "Standard JSON",
+    BodyFormat.JSON: "JSON template",
+    BodyFormat.FORM: "Form template",
+}
+AUTH_KINDS: dict[str, str] = {"none": "None", "basic": "Basic", "bearer": "Bearer"}
+FORM_FIELDS = (
+    "name", "folder_id", "event_type", "filter", "url", "headers",
+    "body_format", "body_template", "follow_redirects", "forward_credentials",
+)  # fmt: skip
+AUTH_INPUTS = ("username", "password", "token")
+PREFIXED = re.compile(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
+"""A message that names its field first (`body_template: required when ...`)."""
+
+
+def auth_kind(auth: BasicAuth | BearerAuth | None) -> str:
+    return "none" if auth is None else auth.type
 
 
 @dataclass
 class WebhookForm:
-    """The form's values as typed (shown again when something is wrong), and its errors."""
+    """The form's values as typed (shown again when something is wrong, bar the secrets), and its errors."""
 
     name: str = ""
     folder_id: str = ""
@@ -35,64 +61,295 @@ class WebhookForm:
     filter: dict[str, str] = field(default_factory=dict)
     url: str = ""
     headers: str = ""
+    preset: str = ""
+    """The preset's key: on the Create form, the one chosen in "Send to"; on the Edit form, the one
+    the webhook was made from (a label only: its URL is edited directly)."""
+    preset_values: dict[str, str] = field(default_factory=dict)
+    body_format: str = BodyFormat.STANDARD
+    body_template: str = ""
+    follow_redirects: bool = False
+    forward_credentials: bool = False
+    auth_type: str = "none"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    """Read from a post, never rendered."""
+    token: str = field(default="", repr=False)
+    """Read from a post, never rendered."""
+    remove_auth: bool = False
+    editing: bool = False
+    current_auth: str = "none"
+    """On the Edit form: the kind of credentials the webhook has ("basic", "bearer" or "none")."""
     errors: dict[str, str] = field(default_factory=dict)
 
+    # --- making one -------------------------------------------------------------------------------
+
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> WebhookForm:
-        headers = "\n".join(f"{k}: {v}" for k, v in (values.get("headers") or {}).items())
+    def start(cls, preset_key: str = "", folder_id: str = "") -> WebhookForm:
+        """A new Create form, filled in from the preset when one is chosen (an unknown one is ignored)."""
+        preset = PRESETS.get(preset_key)
+        if preset is None:
+            return cls(folder_id=folder_id)
         return cls(
-            name=values["name"],
-            folder_id=values.get("folder_id") or "",
-            event_type=values["event_type"],
-            filter=dict(values.get("filter") or {}),
-            url=values["url"],
-            headers=headers,
+            name=preset.label,
+            folder_id=folder_id,
+            event_type=preset.suggested_event,
+            headers=header_lines(preset.headers),
+            preset=preset.key,
+            body_format=preset.body_format,
+            body_template=preset.body_template or "",
+            follow_redirects=preset.follow_redirects,
+            forward_credentials=preset.forward_credentials,
+            auth_type=preset.auth,
         )
 
     @classmethod
-    def from_post(cls, form: FormData) -> WebhookForm:
+    def of_webhook(cls, hook: Webhook) -> WebhookForm:
+        """The Edit form of a webhook: its values, and the kind of its credentials (never their values)."""
+        kind = auth_kind(hook.receiver_auth)
+        return cls(
+            name=hook.name,
+            folder_id=hook.folder_id or "",
+            event_type=hook.event_type,
+            filter=dict(hook.filter or {}),
+            url=hook.url,
+            headers=header_lines(hook.headers),
+            preset=hook.preset or "",
+            body_format=hook.body_format,
+            body_template=hook.body_template or "",
+            follow_redirects=hook.follow_redirects,
+            forward_credentials=hook.forward_credentials,
+            auth_type=kind,
+            editing=True,
+            current_auth=kind,
+        )
+
+    @classmethod
+    def from_post(cls, form: FormData, editing: Webhook | None = None) -> WebhookForm:
+        """The posted form; `editing`: the webhook the Edit form changes."""
         event_type = str(form.get("event_type", ""))
         conditions = {
             key: str(form.get(f"filter.{event_type}.{key}", "")).strip() for key in FILTER_KEYS.get(event_type, ())
         }
+        preset_key = (editing.preset or "") if editing is not None else str(form.get("preset", ""))
+        preset = PRESETS.get(preset_key)
+        fields = preset.fields if preset is not None and editing is None else ()
         return cls(
             name=str(form.get("name", "")),
             folder_id=str(form.get("folder_id", "")),
             event_type=event_type,
             filter={key: value for key, value in conditions.items() if value},
             url=str(form.get("url", "")).strip(),
-            headers=str(form.get("headers", "")),
+            headers=str(form.get("headers", "")).replace("\r\n", "\n"),
+            preset=preset_key,
+            preset_values={item.key: str(form.get(f"preset.{item.key}", "")) for item in fields},
+            body_format=str(form.get("body_format", BodyFormat.STANDARD)),
+            body_template=str(form.get("body_template", "")).replace("\r\n", "\n"),
+            follow_redirects=form.get("follow_redirects") == "true",
+            forward_credentials=form.get("forward_credentials") == "true",
+            auth_type=str(form.get("auth_type", "none")),
+            username=str(form.get("auth.username", "")).strip(),
+            password=str(form.get("auth.password", "")).strip(),
+            token=str(form.get("auth.token", "")).strip(),
+            remove_auth=form.get("remove_auth") == "true",
+            editing=editing is not None,
+            current_auth=auth_kind(editing.receiver_auth) if editing is not None else "none",
         )
 
-    def values(self) -> dict[str, Any]:
-        """What the API takes for a webhook, from the form."""
-        return {
+    # --- what the page shows ----------------------------------------------------------------------
+
+    @property
+    def chosen_preset(self) -> Preset | None:
+        return PRESETS.get(self.preset)
+
+    @property
+    def preset_fields_shown(self) -> bool:
+        """The preset's own inputs stand in for the URL (on the Create form only)."""
+        return not self.editing and self.chosen_preset is not None
+
+    @property
+    def secret_typed(self) -> bool:
+        """A password or token was posted: the refused form asks for it again, as it does not show it."""
+        return bool(self.password or self.token)
+
+    def preset_value(self, key: str) -> str:
+        return self.preset_values.get(key, "")
+
+    def condition_value(self, event_type: str, key: str) -> str:
+        return self.filter.get(key, "") if event_type == self.event_type else ""
+
+    # --- what the API takes -----------------------------------------------------------------------
+
+    def create(self) -> WebhookCreate:
+        """The WebhookCreate this form asks for; every problem at once, each naming its field."""
+        problems: list[tuple[str | None, str]] = []
+        values = self.common_values(problems)
+        preset = self.chosen_preset
+        if preset is not None:
+            try:
+                shaped = apply_preset(preset.key, self.preset_values)
+            except ValueError as err:
+                problems.append(self.preset_problem(str(err)))
+            else:
+                values["url"] = shaped["url"]
+                values["preset"] = preset.key
+                if values["body_template"] is not None:
+                    # The template as edited here, with the preset's values put in, as apply_preset does.
+                    clean = {item.key: self.preset_values[item.key].strip() for item in preset.fields}
+                    values["body_template"] = substitute(values["body_template"], clean, tuple(clean))
+        elif self.preset:
+            problems.append(("preset", f"unknown preset {self.preset!r}: choose one in Send to"))
+        auth = self.new_auth(problems)
+        checked = None
+        try:
+            checked = WebhookCreate.model_validate(values | {"auth": auth})
+        except ValidationError as err:
+            found = problems_of(err.errors(include_url=False))
+            if preset is not None and "url" not in values:  # the preset's value is at fault, and said so
+                found = [(where, message) for where, message in found if where != "url"]
+            problems.extend(found)
+        if problems or checked is None:
+            raise Refusals(problems)
+        return checked
+
+    def change(self, hook: Webhook) -> WebhookUpdate:
+        """The WebhookUpdate this Edit form asks for, checked as a whole first (so every problem shows
+        at once); credentials left empty are kept."""
+        problems: list[tuple[str | None, str]] = []
+        values = self.common_values(problems)
+        values["url"] = self.url
+        current = hook.receiver_auth
+        auth, changes_auth = self.changed_auth(current, problems)
+        whole = values | {"enabled": hook.enabled, "preset": hook.preset}
+        whole["auth"] = auth if changes_auth else (None if current is None else current.model_dump())
+        try:
+            WebhookCreate.model_validate(whole)
+        except ValidationError as err:
+            problems.extend(problems_of(err.errors(include_url=False)))
+        if problems:
+            raise Refusals(problems)
+        return WebhookUpdate.model_validate(values | ({"auth": auth} if changes_auth else {}))
+
+    def common_values(self, problems: list[tuple[str | None, str]]) -> dict[str, Any]:
+        """What both forms send: the trigger, the name and place, the Request section (no URL, no auth)."""
+        template = self.body_template if self.body_format != BodyFormat.STANDARD else ""
+        values: dict[str, Any] = {
             "name": self.name,
             "folder_id": self.folder_id or None,
             "event_type": self.event_type,
             "filter": self.filter,
-            "url": self.url,
-            "headers": self.parsed_headers(),
+            "headers": self.parsed_headers(problems),
+            "body_format": self.body_format,
+            "body_template": template if template.strip() else None,
+            "follow_redirects": self.follow_redirects,
+            "forward_credentials": self.forward_credentials,
         }
+        if not self.preset_fields_shown:
+            values["url"] = self.url
+        return values
 
-    def parsed_headers(self) -> dict[str, str]:
+    def new_auth(self, problems: list[tuple[str | None, str]]) -> dict[str, str] | None:
+        """The credentials of a new webhook, from the Authentication inputs of the chosen kind."""
+        if self.auth_type == "basic":
+            if not self.username:
+                problems.append(("auth.username", "enter the user name"))
+                return None
+            return {"type": "basic", "username": self.username, "password": self.password}
+        if self.auth_type == "bearer":
+            if not self.token:
+                problems.append(("auth.token", "enter the token"))
+                return None
+            return {"type": "bearer", "token": self.token}
+        if self.auth_type != "none":
+            problems.append(("auth", "choose None, Basic or Bearer"))
+        return None
+
+    def changed_auth(
+        self, current: BasicAuth | BearerAuth | None, problems: list[tuple[str | None, str]]
+    ) -> tuple[dict[str, str] | None, bool]:
+        """(the new credentials, whether they change). Inputs left empty keep what is stored: a new
+        Basic password alone keeps the user name, and the other way round."""
+        if self.remove_auth or self.auth_type == "none":
+            return None, current is not None
+        if isinstance(current, BasicAuth) and self.auth_type == "basic":
+            if not (self.username or self.password):
+                return None, False
+            username, password = self.username or current.username, self.password or current.password
+            return {"type": "basic", "username": username, "password": password}, True
+        if isinstance(current, BearerAuth) and self.auth_type == "bearer" and not self.token:
+            return None, False
+        auth = self.new_auth(problems)
+        return auth, auth is not None
+
+    def parsed_headers(self, problems: list[tuple[str | None, str]] | None = None) -> dict[str, str]:
         headers: dict[str, str] = {}
         for number, line in enumerate(self.headers.splitlines(), 1):
             if not line.strip():
                 continue
             name, colon, value = line.partition(":")
             if not colon:
-                raise FieldError(f"line {number}: write each header as Name: value", "headers")
+                message = f"line {number}: write each header as Name: value"
+                if problems is None:
+                    raise FieldError(message, "headers")
+                problems.append(("headers", message))
+                continue
             headers[name.strip()] = value.strip()
         return headers
 
-    def refuse(self, err: ServiceError) -> None:
-        """Put the API's message next to the field it names (`filter.tag` goes with the conditions)."""
-        where = (err.field or "").split(".")[0]
-        self.errors[where if where in FORM_FIELDS else "form"] = err.message
+    # --- errors -----------------------------------------------------------------------------------
 
-    def condition_value(self, event_type: str, key: str) -> str:
-        return self.filter.get(key, "") if event_type == self.event_type else ""
+    def preset_problem(self, message: str) -> tuple[str | None, str]:
+        """apply_preset's message names the preset's field first (`subdomain: ... is required`)."""
+        named = PREFIXED.fullmatch(message)
+        if named is not None:
+            return f"preset.{named.group(1)}", named.group(2)
+        return "preset", message
+
+    def refuse(self, err: ServiceError) -> None:
+        """Put each message next to the field it names, without the field's name in front."""
+        problems = err.problems if isinstance(err, Refusals) else [(err.field, err.message)]
+        for where, message in problems:
+            key, text = self.place(where, message)
+            self.errors.setdefault(key, text)
+
+    def place(self, where: str | None, message: str) -> tuple[str, str]:
+        """(the form's error slot, the message) for a problem of the field `where` (a dotted path)."""
+        named = PREFIXED.fullmatch(message)
+        if where and message.startswith(f"{where}: "):
+            message = message.removeprefix(f"{where}: ")
+        elif named is not None and self.slot(where) == "form" and self.slot(named.group(1)) != "form":
+            # A rule about several fields (a model's own check) names its field in the message.
+            where, message = named.group(1), named.group(2)
+        return self.slot(where), message
+
+    def slot(self, where: str | None) -> str:
+        if not where:
+            return "form"
+        parts = where.split(".")
+        head = parts[0]
+        preset = self.chosen_preset
+        if head == "auth":
+            return f"auth.{parts[-1]}" if parts[-1] in AUTH_INPUTS else "auth"
+        if head == "preset":
+            keys = {item.key for item in preset.fields} if preset is not None else set()
+            return f"preset.{parts[1]}" if len(parts) > 1 and parts[1] in keys else "preset"
+        if head == "url" and self.preset_fields_shown and preset is not None:
+            # The URL is made of the preset's values: its problem goes by the first of them.
+            return f"preset.{preset.fields[0].key}" if preset.fields else "preset"
+        return head if head in FORM_FIELDS else "form"
+
+
+def header_lines(headers: dict[str, str] | None) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in (headers or {}).items())
+
+
+class Refusals(ServiceError):
+    """Several fields refused at once, each with its own message."""
+
+    status = 422
+
+    def __init__(self, problems: list[tuple[str | None, str]]) -> None:
+        super().__init__(describe(problems))
+        self.problems = problems
 
 
 class FieldError(ServiceError):

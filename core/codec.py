@@ -24,21 +24,24 @@ KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
 
 
-def parse_keys(text: str) -> dict[str, bytes]:
-    """`ID:BASE64,ID:BASE64` (first one active) into {id: 32-byte key}, in order."""
+def parse_keys(
+    text: str, variable: str = "WEBHOOKS_ENCRYPTION_KEY", new_key_command: str = "webhooks codec-server --new-key"
+) -> dict[str, bytes]:
+    """`ID:BASE64,ID:BASE64` (first one active) into {id: 32-byte key}, in order. The messages name
+    `variable` (where the text came from) and the command that makes a key."""
     keys: dict[str, bytes] = {}
     for n, part in enumerate((p.strip() for p in text.split(",") if p.strip()), start=1):
         key_id, sep, encoded = part.partition(":")
         if not sep or not key_id:
-            raise ValueError(f"WEBHOOKS_ENCRYPTION_KEY: entry {n} is not ID:BASE64 (`webhooks codec-server --new-key`)")
+            raise ValueError(f"{variable}: entry {n} is not ID:BASE64 (`{new_key_command}`)")
         try:
             key = base64.b64decode(encoded, validate=True)
         except ValueError:
-            raise ValueError(f"WEBHOOKS_ENCRYPTION_KEY: key {key_id!r} is not base64") from None
+            raise ValueError(f"{variable}: key {key_id!r} is not base64") from None
         if len(key) != 32:
-            raise ValueError(f"WEBHOOKS_ENCRYPTION_KEY: key {key_id!r} has {len(key)} bytes; AES-256 needs 32")
+            raise ValueError(f"{variable}: key {key_id!r} has {len(key)} bytes; AES-256 needs 32")
         if key_id in keys:
-            raise ValueError(f"WEBHOOKS_ENCRYPTION_KEY: key id {key_id!r} appears twice")
+            raise ValueError(f"{variable}: key id {key_id!r} appears twice")
         keys[key_id] = key
     return keys
 

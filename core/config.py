@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     """Ledger rows (with their response excerpts) and stored events older than this are removed daily."""
     encryption_key: str | None = None
     """`ID:BASE64[,ID:BASE64...]`: encrypt every payload Temporal stores (core.codec)."""
+    secrets_key: str | None = None
+    """`ID:BASE64[,ID:BASE64...]`: the keys the store's secrets are encrypted under (store.crypto); the
+    first encrypts, every one decrypts. A key of its own, not WEBHOOKS_ENCRYPTION_KEY's. Parsed when
+    the store is opened, where a malformed one is refused in one line."""
+    secrets_key_file: Path = DATA_DIR / "secrets.key"
+    """Where the key is kept when WEBHOOKS_SECRETS_KEY is not set and the store is SQLite (one
+    machine): created with a fresh key, mode 0600, when absent. PostgreSQL needs the variable."""
     metrics_port: int | None = None
     """Where a worker serves Prometheus metrics; none by default."""
     disable_after: Annotated[timedelta, NoDecode] = timedelta(days=5)

@@ -13,7 +13,9 @@ class ServiceError(Exception):
         self.field = field
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        if not self.field or self.message.startswith(f"{self.field}: "):  # several problems, each named
+            return self.message
+        return f"{self.field}: {self.message}"
 
 
 class NotFound(ServiceError, LookupError):

@@ -20,12 +20,21 @@ class Classified:
     honours_retry_after: bool = False
 
 
-def classify(status_code: int, location: str | None = None) -> Classified:
+REDIRECT_HINT = (
+    "this webhook does not follow redirects; if the receiver redirects on purpose (a Google Apps Script "
+    "web app does), turn on follow_redirects (console: Follow redirects; CLI: webhooks hook update ID "
+    "--follow-redirects)"
+)
+
+
+def classify(status_code: int, location: str | None = None, *, hint_redirects: bool = False) -> Classified:
+    """`hint_redirects`: say how to follow a redirect (for a webhook that does not)."""
     if 200 <= status_code < 300:
         return Classified(Verdict.DELIVERED, f"HTTP {status_code}")
     if status_code == 410:
         return Classified(Verdict.GONE, "HTTP 410 Gone: the endpoint asked not to be called again")
     if 300 <= status_code < 400:
         where = f" to {location}" if location else ""
-        return Classified(Verdict.RETRY, f"HTTP {status_code}: redirect{where} not followed")
+        hint = f"; {REDIRECT_HINT}" if hint_redirects else ""
+        return Classified(Verdict.RETRY, f"HTTP {status_code}: redirect{where} not followed{hint}")
     return Classified(Verdict.RETRY, f"HTTP {status_code}", honours_retry_after=status_code in (429, 503))

@@ -4,6 +4,8 @@ and the far end of the tests and benchmarks.
 Answers can be scripted per path (status, headers, delay), so a test can make an endpoint fail
 twice and then succeed, redirect, answer 410 or ask to be retried later. It can also be taken down
 (connections refused, open ones cut) and brought back on the same port, or made slow for everyone.
+With `services` (devstack.services.ServiceEmulator) it also stands in for the services the receiver
+presets send to, under `/svc/{service}/...`; it answers GET as well as POST.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devstack.services import ServiceEmulator
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Received:
     """time.monotonic() when the request was read."""
     answer: Answer = Answer()
     """What it was answered (or was about to be, had the caller waited)."""
+    method: str = "POST"
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -50,10 +56,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, services: ServiceEmulator | None = None) -> None:
         self.requests: list[Received] = []
         self.default = Answer()
         """The answer when a path has no script left."""
+        self.services = services
+        """Stand-ins for real services (devstack.services): they answer `/svc/...` requests
+        instead of the scripts and the default (the requests are recorded all the same)."""
         self.on_request: Callable[[Received], None] | None = None
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
         self._lock = threading.Condition()
@@ -66,7 +75,7 @@ class Receiver:
         return self._address[1]
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self._address[0]}:{self.port}{path}"
 
     def start(self) -> Receiver:
         """Listen (again, on the same port once one was picked)."""
@@ -108,11 +117,16 @@ class Receiver:
             self._lock.wait_for(lambda: len(self.requests) >= count, timeout)
             return list(self.requests)
 
-    def _take(self, path: str, headers: dict[str, str], body: bytes) -> Received:
+    def _take(self, path: str, headers: dict[str, str], body: bytes, method: str = "POST") -> Received:
+        services = self.services
+        service_answer = services.answer(method, path, headers, body) if services is not None else None
         with self._lock:
-            script = self._scripts.get(path)
-            answer = script.popleft() if script else self.default
-            received = Received(path, headers, body, at=time.monotonic(), answer=answer)
+            if service_answer is not None:
+                answer = Answer(status=service_answer[0], headers=service_answer[1], body=service_answer[2])
+            else:
+                script = self._scripts.get(path)
+                answer = script.popleft() if script else self.default
+            received = Received(path, headers, body, at=time.monotonic(), answer=answer, method=method)
             self.requests.append(received)
             self._lock.notify_all()
         if self.on_request:
@@ -140,7 +154,15 @@ class Receiver:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                answer = receiver._take(self.path, headers, body).answer
+                self._send(receiver._take(self.path, headers, body).answer)
+
+            def do_GET(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)  # a GET's body, if any, is read and dropped
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                self._send(receiver._take(self.path, headers, b"", method="GET").answer)
+
+            def _send(self, answer: Answer) -> None:
                 if answer.delay:
                     time.sleep(answer.delay)
                 with contextlib.suppress(OSError):  # the caller gave up waiting, or we were taken down

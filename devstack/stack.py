@@ -23,8 +23,10 @@ from core.signing import verify
 from core.temporal import converter_for, data_converter, ensure_retention_schedule, register_search_attributes
 from devstack.processes import TemporalServer, venv_binary
 from devstack.receiver import Received, Receiver
+from devstack.services import ServiceEmulator
 from models import search_attributes as sa
 from services.access import create_key, digest
+from store.crypto import configured_keyring
 from store.migrate import upgrade
 from store.queries import Store
 from worker import build_worker
@@ -32,6 +34,8 @@ from worker import build_worker
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
 RECEIVER_PORT = 8099
+STAND_INS = "/svc/"
+"""The demo receiver's paths where devstack.services stands in for Zendesk, HubSpot, ... (README, Receivers)."""
 API_PORT = 8000
 CODEC_PORT = 8081
 DEV_WORKSPACE = "ws_acme"
@@ -50,6 +54,11 @@ async def ephemeral_environment() -> WorkflowEnvironment:
 
 def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) -> None:
     def on_request(request: Received) -> None:
+        if request.path.startswith(STAND_INS):
+            # A service's stand-in: its verdict is the news (what it made, or why it refused).
+            said = request.answer.body[:200].decode(errors="replace").replace("\n", " ")
+            print(f"receiver {request.method} {request.path}: HTTP {request.answer.status} {said}", flush=True)
+            return
         try:
             body = request.json()
             hook_id = body["data"]["webhook"]["id"]
@@ -66,6 +75,11 @@ def announce(receiver: Receiver, store: Store, loop: asyncio.AbstractEventLoop) 
 async def run_dev() -> None:
     os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_URLS", "true")  # the demo receiver is on 127.0.0.1
     settings = Settings()
+    # The store first: its schema, and its secrets checked against their key (on SQLite without
+    # WEBHOOKS_SECRETS_KEY, the key file .data/secrets.key, made on the first run); a key that does
+    # not fit stops here, before the Temporal server starts.
+    upgrade(settings.database_url)
+    store = Store.from_url(settings.database_url)
     codec = f"http://localhost:{CODEC_PORT}" if settings.encryption_key else None
     server = TemporalServer(DATA_DIR, TEMPORAL_PORT, UI_PORT, codec_endpoint=codec)
     server.start()
@@ -76,8 +90,6 @@ async def run_dev() -> None:
             raise SystemExit(str(err)) from None
         await register_search_attributes(client)
         await ensure_retention_schedule(client, settings.task_queue)
-        upgrade(settings.database_url)
-        store = Store.from_url(settings.database_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -87,7 +99,7 @@ async def run_dev() -> None:
         if settings.encryption_key:
             codec_app = create_codec_app(EncryptionCodec(parse_keys(settings.encryption_key)), [settings.ui_url])
             servers.append(serve(codec_app, CODEC_PORT))
-        with Receiver(port=RECEIVER_PORT) as receiver:
+        with Receiver(port=RECEIVER_PORT, services=ServiceEmulator()) as receiver:
             announce(receiver, store, loop)
             async with build_worker(client, settings, store) as worker, worker:
                 serving = [asyncio.create_task(s.serve()) for s in servers]
@@ -97,8 +109,8 @@ async def run_dev() -> None:
                 for s in servers:
                     s.should_exit = True
                 await asyncio.gather(*serving)
-        await store.close()
     finally:
+        await store.close()
         server.stop(timeout=15)
 
 
@@ -119,15 +131,22 @@ def codec_line(settings: Settings) -> str:
     return f"\n  Codec server    http://localhost:{CODEC_PORT} (payloads encrypted; the UI decodes through it)"
 
 
+def secrets_line(settings: Settings) -> str:
+    ring = configured_keyring(settings.database_url)
+    return f"encrypted under key {ring.active!r} of {ring.source}"
+
+
 def welcome(settings: Settings, receiver: Receiver) -> str:
     return f"""
 Local stack is up.
   Temporal UI     http://localhost:{UI_PORT}
   Temporal        127.0.0.1:{TEMPORAL_PORT} (namespace default, task queue {settings.task_queue})
   Store           {settings.database_url}
+  Secrets         {secrets_line(settings)}
   Webhooks page   http://127.0.0.1:{API_PORT}/console/ (sign in with the key below)
   API             http://127.0.0.1:{API_PORT}/docs (key for ws_acme: {DEV_KEY}){codec_line(settings)}
-  Demo receiver   {receiver.url("/")} (prints each delivery it gets)
+  Demo receiver   {receiver.url("/")} (prints each delivery it gets; stands in for Google Sheets,
+                  Zendesk, HubSpot, ... under {receiver.url(STAND_INS)}: README, Receivers)
 
 In another terminal:
   export WEBHOOKS_ALLOW_PRIVATE_URLS=true   # the demo receiver is on 127.0.0.1

@@ -10,9 +10,10 @@ import re
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
+from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationInfo, field_validator
 from sqlalchemy import (
     JSON,
@@ -27,9 +28,11 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from core.templates import BodyFormat
+from core.templates import BodyFormat, check_template, template_context
 from models.datetime_trigger import check_datetime_filter
 from models.events import DATETIME_TYPE, EVENT_TYPES, FILTER_KEYS
+from models.samples import sample_event
+from store.crypto import EncryptedText
 
 MAX_URL_LENGTH = 2048
 
@@ -191,8 +194,34 @@ def mask_auth(auth: BasicAuth | BearerAuth | None) -> AuthPublic | None:
 
 
 class WebhookCreate(WebhookBase):
+    body_template: Annotated[str | None, PydanticField(validate_default=True)] = None
     auth: ReceiverAuth | None = None
     """Credentials for the receiver's own API; stored encrypted, shown masked."""
+
+    @field_validator("body_template")
+    @classmethod
+    def _template_renders(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A template is tried on a sample event of the webhook's trigger when it is saved."""
+        fmt, event_type = info.data.get("body_format"), info.data.get("event_type")
+        if fmt is None or event_type is None:  # refused themselves
+            return value
+        if fmt == BodyFormat.STANDARD:
+            if value:
+                raise ValueError("only used when body_format is json or form: leave it out, or choose one of those")
+            return None
+        if not value:
+            raise ValueError(f"required when body_format is {fmt}")
+        check_template(value, fmt, sample_context(event_type, info.data.get("name") or "sample"))
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _one_authorization(
+        cls, value: BasicAuth | BearerAuth | None, info: ValidationInfo
+    ) -> BasicAuth | BearerAuth | None:
+        if value is not None and any(name.lower() == "authorization" for name in info.data.get("headers") or {}):
+            raise ValueError("an Authorization header is set too: keep one of the two")
+        return value
 
 
 class WebhookUpdate(SQLModel):
@@ -225,14 +254,20 @@ class Webhook(WebhookBase, table=True):
     id: str = Field(default_factory=lambda: new_id("wh"), primary_key=True, max_length=40)
     workspace_id: str = Field(max_length=200)
     folder_id: str | None = Field(default=None, foreign_key="folders.id", max_length=40)
-    secret: str = Field(default_factory=lambda: new_secret(), max_length=200)
-    previous_secret: str | None = Field(default=None, max_length=200)
+    secret: str = Field(
+        default_factory=lambda: new_secret(),
+        max_length=200,
+        sa_column=Column(EncryptedText("webhooks.secret"), nullable=False),
+    )
+    previous_secret: str | None = Field(
+        default=None, max_length=200, sa_column=Column(EncryptedText("webhooks.previous_secret"), nullable=True)
+    )
     previous_secret_expires_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     disabled_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     failing_since: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     """The first failed attempt since the last 2xx; None while deliveries succeed."""
-    auth: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    auth: str | None = Field(default=None, sa_column=Column(EncryptedText("webhooks.auth"), nullable=True))
     """The receiver's credentials as JSON (BasicAuth or BearerAuth); see `receiver_auth`."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=aware())
@@ -263,7 +298,8 @@ class WebhookPublic(WebhookBase):
     updated_at: datetime
 
     @classmethod
-    def of(cls, hook: Webhook) -> WebhookPublic:
+    def of(cls, hook: Webhook) -> Self:
+        """The webhook as answers show it: its receiver credentials masked."""
         return cls.model_validate(hook, from_attributes=True, update={"auth": mask_auth(hook.receiver_auth)})
 
 
@@ -297,7 +333,11 @@ class WorkspaceSettings(SQLModel, table=True):
 
     workspace_id: str = Field(primary_key=True, max_length=200)
     notification_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
-    notification_secret: str = Field(default_factory=lambda: new_secret(), max_length=200)
+    notification_secret: str = Field(
+        default_factory=lambda: new_secret(),
+        max_length=200,
+        sa_column=Column(EncryptedText("workspace_settings.notification_secret"), nullable=False),
+    )
     """Signs operational events, as a webhook's secret signs its deliveries."""
     updated_at: datetime = Field(default_factory=utcnow, sa_column=aware())
 
@@ -434,6 +474,11 @@ def strip_name(value: str) -> str:
     if not value:
         raise ValueError("must not be empty")
     return value
+
+
+def sample_context(event_type: str, webhook_name: str) -> dict[str, Any]:
+    """What a template sees for a sample event of this trigger (checks at save, previews)."""
+    return template_context(sample_event(event_type), "wh_sample", webhook_name, "msg_sample")
 
 
 def new_secret() -> str:

@@ -3,27 +3,35 @@ shape rules. The API and the command line both call these, so every face applies
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from core.errors import Conflict, Refused
 from core.netguard import UnsafeAddressError, check_host
-from models.events import describe_validation_error
+from core.shaping import USER_AGENT, auth_headers, shape_request
+from core.templates import BodyFormat, TemplateError
+from models.events import describe, problems_of
+from models.payload import delivery_id_for
+from models.preview import ReceiverAnswer, RequestPreview
 from models.runs import EventOutcome
 from models.samples import sample_event
 from models.tables import (
     Folder,
     FolderCreate,
     Webhook,
+    WebhookBase,
     WebhookCreate,
     WebhookPage,
     WebhookPublic,
     WebhookUpdate,
+    dump_auth,
     new_secret,
     utcnow,
 )
@@ -58,9 +66,46 @@ async def _check_placement(store: Store, workspace_id: str, hook: WebhookCreate,
 async def create_webhook(store: Store, workspace_id: str, create: WebhookCreate, *, allow_private: bool) -> Webhook:
     await _check_placement(store, workspace_id, create, None)
     await check_url_target(create.url, allow_private=allow_private)
-    hook = Webhook.model_validate(create, update={"workspace_id": workspace_id})
+    hook = new_webhook(workspace_id, create)
     await store.add(hook)
     return hook
+
+
+def new_webhook(workspace_id: str, create: WebhookCreate) -> Webhook:
+    return Webhook.model_validate(
+        create.model_dump(exclude={"auth"}), update={"workspace_id": workspace_id, "auth": dump_auth(create.auth)}
+    )
+
+
+def preview(hook: Webhook) -> RequestPreview:
+    """The request the webhook would send for a sample event of its trigger (one that fits its
+    filter), credentials masked; nothing is sent."""
+    event = sample_for(hook, event_id="evt_preview")
+    delivery_id = delivery_id_for(hook.workspace_id, event["event_id"], hook.id)
+    try:
+        shaped = shape_request(hook, event, delivery_id)
+    except TemplateError as err:
+        raise Refused(str(err), "body_template") from None
+    headers = {
+        **hook.headers,
+        **auth_headers(hook.receiver_auth, masked=True),
+        "content-type": shaped.content_type,
+        "user-agent": USER_AGENT,
+        "webhook-id": delivery_id,
+        "webhook-timestamp": "(the moment of sending)",
+        "webhook-signature": "v1,(signed at sending with the webhook's secret)",
+    }
+    return RequestPreview(
+        url=shaped.url, headers=headers, body=shaped.body.decode(), content_type=shaped.content_type,
+        follow_redirects=hook.follow_redirects, event=event,
+    )  # fmt: skip
+
+
+def sample_for(hook: Webhook, *, event_id: str) -> dict[str, Any]:
+    """A sample event of the webhook's trigger whose data fits its filter."""
+    event = sample_event(hook.event_type, event_id=event_id, workspace_id=hook.workspace_id)
+    event["data"].update(hook.filter)
+    return event
 
 
 async def update_webhook(
@@ -71,7 +116,9 @@ async def update_webhook(
     changed = change.model_dump(exclude_unset=True)
     if "enabled" in changed and changed["enabled"] is None:
         raise Refused("must be true or false", "enabled")
-    current = WebhookCreate.model_validate(hook, from_attributes=True).model_dump()
+    if changed.get("body_format") == BodyFormat.STANDARD:
+        changed.setdefault("body_template", None)  # back to the standard body: the template goes
+    current = {field: getattr(hook, field) for field in WebhookBase.model_fields} | {"auth": hook.receiver_auth}
     merged = validated(WebhookCreate, current | changed)
     await _check_placement(store, workspace_id, merged, hook.id)
     if merged.url != hook.url:
@@ -79,8 +126,9 @@ async def update_webhook(
     if merged.enabled != hook.enabled:
         hook.disabled_reason = None if merged.enabled else "turned off by a user"
         hook.disabled_at = None if merged.enabled else utcnow()
-    for field, value in merged.model_dump().items():
+    for field, value in merged.model_dump(exclude={"auth"}).items():
         setattr(hook, field, value)
+    hook.auth = dump_auth(merged.auth)
     return await store.save_webhook(hook)
 
 
@@ -121,22 +169,36 @@ async def list_webhooks(
         workspace_id, folder_id=folder_id, event_type=event_type, enabled=enabled, after=cursor, limit=rows_for(limit)
     )
     page, next_cursor = split(rows, limit)
-    return WebhookPage(
-        items=[WebhookPublic.model_validate(h, from_attributes=True) for h in page], next_cursor=next_cursor
-    )
+    return WebhookPage(items=[WebhookPublic.of(h) for h in page], next_cursor=next_cursor)
 
 
-async def send_test(
-    store: Store, client: Client, task_queue: str, workspace_id: str, webhook_id: str
-) -> WorkflowHandle[Any, EventOutcome]:
+@dataclass(frozen=True)
+class TestSend:
+    handle: WorkflowHandle[Any, EventOutcome]
+    delivery_id: str
+    """Its row in the ledger, which keeps the receiver's answer."""
+
+
+async def send_test(store: Store, client: Client, task_queue: str, workspace_id: str, webhook_id: str) -> TestSend:
     """A signed sample of the webhook's trigger, through the same workflow as every event, to this
     webhook only, marked `"test": true`. Its data fits the webhook's filter."""
     hook = await store.get_webhook(webhook_id, workspace_id)
-    event = sample_event(hook.event_type, event_id=f"test_{uuid.uuid4().hex[:16]}", workspace_id=workspace_id)
+    event = sample_for(hook, event_id=f"test_{uuid.uuid4().hex[:16]}")
     event["contact"]["id"] = "c_test"
-    event["data"].update(hook.filter)
     event["test_webhook_id"] = hook.id
-    return await publish(client, event, task_queue=task_queue)
+    handle = await publish(client, event, task_queue=task_queue)
+    return TestSend(handle, delivery_id_for(workspace_id, event["event_id"], hook.id))
+
+
+async def receiver_answer(store: Store, workspace_id: str, sent: TestSend) -> ReceiverAnswer:
+    """Wait for the test send's outcome, and what the receiver answered (status and excerpt)."""
+    with contextlib.suppress(WorkflowFailureError):  # gave up: the ledger says why
+        await sent.handle.result()
+    row = await store.get_delivery(sent.delivery_id, workspace_id)
+    return ReceiverAnswer(
+        status=row.status, status_code=row.last_status_code, excerpt=row.response_excerpt, error=row.last_error,
+        redirects=row.redirects,
+    )  # fmt: skip
 
 
 # --- folders -------------------------------------------------------------------------------------
@@ -177,6 +239,7 @@ def validated(model: type[WebhookCreate], values: dict[str, Any]) -> WebhookCrea
     try:
         return model.model_validate(values)
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise Refused(describe_validation_error(err), field) from None
+        problems = problems_of(err.errors(include_url=False))
+        field, message = problems[0]
+        # One problem: its message, the field beside it; several: all of them, each with its field.
+        raise Refused(message if len(problems) == 1 else describe(problems), field) from None

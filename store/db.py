@@ -50,7 +50,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    """The engine every process opens the store with (`Store.from_url`). First, the store's secrets
+    are checked against the configured keys, and the keyring installed (store.crypto): a process
+    that could not read them stops here, in one line, before it reads or sends anything."""
+    from store.crypto import check_secrets
+
     ensure_sqlite_folder(url)
+    check_secrets(url)
     target = async_url(url)
     if make_url(target).get_backend_name() == "sqlite":
         # One connection: SQLite takes one writer at a time anyway, and queueing in the pool is

@@ -233,3 +233,68 @@ async def test_timers_list_shows_pending_datetime_timers(cli_env: dict[str, str]
             break
         await asyncio.sleep(0.2)
     assert [(t["contact_id"], t["fire_at"]) for t in listed] == [(contact, "2099-06-14T02:00:00+00:00")]
+
+
+# --- receivers: presets, templates, credentials, preview -------------------------------------------
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_webhook_from_a_preset_with_credentials_from_the_environment_is_shown_masked(
+    cli_env: dict[str, str], receiver: Receiver
+) -> None:
+    from devstack.services import ServiceEmulator, stand_in_url
+
+    receiver.services = ServiceEmulator()
+    secret_env = cli_env | {"WEBHOOKS_AUTH_SECRET": "demo-zendesk-token"}
+    out, _ = await webhooks(
+        "hook", "create", "-w", "ws_acme", "--name", "Handoff", "--event", "conversation.transferred",
+        "--filter", "to=human", "--preset", "zendesk", "--set", "subdomain=demo",
+        "--url", stand_in_url(receiver.url(""), "zendesk"), "--auth", "basic", "--auth-user", "agent@example.com/token",
+        "--json", env=secret_env,
+    )  # fmt: skip
+    created = json.loads(out)
+    assert created["preset"] == "zendesk" and created["body_format"] == "json"
+    assert created["auth"]["password"] == "********" and "demo-zendesk-token" not in out
+
+    shown, _ = await webhooks("hook", "show", created["id"], env=cli_env)
+    assert "auth       basic (credentials kept encrypted, not shown)" in shown
+    assert "demo-zendesk-token" not in shown and "agent@example.com" not in shown
+
+    preview, _ = await webhooks("hook", "preview", created["id"], env=cli_env)
+    assert "authorization: Basic ********" in preview and '"ticket"' in preview
+
+    out, _ = await webhooks("hook", "test", created["id"], "--wait", env=cli_env)
+    assert "answer    HTTP 201" in out  # the stand-in made the ticket
+    assert len(receiver.services.created["zendesk"]) == 1
+
+
+async def test_a_template_file_is_checked_and_a_bad_one_named_in_one_line(
+    cli_env: dict[str, str], receiver: Receiver, tmp_path: Path
+) -> None:
+    good = tmp_path / "slack.json"
+    good.write_text('{"text": "{{ contact.name }} was tagged {{ event.tag }}"}')
+    created = await create_hook(cli_env, receiver.url("/slack"), "--body-format", "json", "--template", str(good))
+    preview, _ = await webhooks("hook", "preview", created["id"], "--json", env=cli_env)
+    assert json.loads(json.loads(preview)["body"]) == {"text": "Jane Doe was tagged Order Closed"}
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "text": "{{ contact.name | shout }}"\n}')
+    _, err = await webhooks(
+        "hook", "update", created["id"], "--template", str(bad), env=cli_env, expect=2, process=True
+    )
+    assert err.count("body_template") == 1 and "line 2" in err and "shout" in err and "Traceback" not in err
+    _, err = await webhooks(
+        "hook", "update", created["id"], "--template", str(tmp_path / "missing.json"), env=cli_env, expect=2
+    )
+    assert "missing.json" in err
+    _, err = await webhooks("hook", "update", created["id"], "--auth", "basic", env=cli_env, expect=2)
+    assert "--auth-user" in err
+
+
+async def test_the_presets_are_listed(cli_env: dict[str, str]) -> None:
+    out, _ = await webhooks("hook", "presets", "--json", env=cli_env)
+    listed = {p["key"]: p for p in json.loads(out)}
+    assert set(listed) == {
+        "google_sheets", "zendesk", "freshdesk", "hubspot", "salesforce", "mailchimp", "slack", "discord"
+    }  # fmt: skip
+    assert listed["mailchimp"]["fields"] == ["dc", "list_id"]

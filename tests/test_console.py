@@ -5,6 +5,7 @@ README shows are taken here (WEBHOOKS_SCREENSHOTS=docs/screenshots, `make screen
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import uuid
@@ -21,11 +22,14 @@ from temporalio.client import Client, WorkflowFailureError
 from api.app import create_app
 from core.config import Settings
 from core.errors import ServiceError
+from core.templates import BodyFormat
 from devstack.processes import free_port
 from devstack.receiver import Answer, Receiver
+from devstack.services import ServiceEmulator, stand_in_url
 from models.events import parse_event
+from models.presets import PRESETS, ZENDESK_TEMPLATE
 from models.samples import sample_event
-from models.tables import WebhookCreate
+from models.tables import BasicAuth, BearerAuth, WebhookCreate
 from services.access import create_key
 from services.events import accept_event
 from services.webhooks import create_webhook, validated
@@ -185,7 +189,7 @@ async def test_an_invalid_url_shows_the_apis_message_next_to_the_field(
 
     url = page.get_by_label("URL", exact=True)
     await expect(url).to_have_attribute("aria-invalid", "true")
-    await expect(page.locator("#url-error")).to_have_text(refused.value.message)
+    await expect(page.locator("#url-error")).to_have_text(refused.value.message.removeprefix("url: "))
     await expect(url).to_have_value("ftp://crm.example.com/in")  # what was typed stays
     await expect(page.get_by_label("Name", exact=True)).to_have_value("CRM")
     assert await store.list_webhooks("ws_acme") == []
@@ -253,7 +257,7 @@ async def test_a_failed_delivery_is_redelivered_and_the_secret_rotated_and_copie
     await reload_until(page, failed.locator(".status"), "delivered")
 
     await page.get_by_role("button", name="Send test event").click()
-    await expect(page.get_by_role("status")).to_contain_text("Test event sent")
+    await expect(page.get_by_role("status")).to_have_text("Test event delivered: the receiver answered HTTP 200: ok")
     await until(lambda: len(receiver.at("/sheets")) == 3 + len(settings.retry_schedule))
     assert receiver.at("/sheets")[-1].json()["data"]["test"] is True
 
@@ -357,9 +361,20 @@ async def test_at_phone_width_nothing_scrolls_sideways(
     context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = await context.new_page()
     await sign_in(page, console, store)
-    for path in ("", "/webhooks/new"):
+    templated = WebhookCreate(
+        name="Zendesk", event_type="conversation.transferred", url="https://acme.zendesk.com/api/v2/tickets.json",
+        body_format=BodyFormat.JSON, body_template=ZENDESK_TEMPLATE, preset="zendesk",
+        auth=BasicAuth(username="agent@acme.example/token", password="t0ken"),
+    )  # fmt: skip
+    hook = await create_webhook(store, "ws_acme", templated, allow_private=True)
+    for path in ("", "/webhooks/new", "/webhooks/new?preset=zendesk", "/webhooks/new?preset=google_sheets"):
         await page.goto(f"{console}/w/ws_acme{path}")
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    await page.goto(f"{console}/w/ws_acme/webhooks/{hook.id}")
+    await page.get_by_text("Request preview").click()
+    await expect(page.locator("pre.body")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await page.goto(f"{console}/w/ws_acme")
     await shot(page, "webhooks-phone", tmp_path, full_page=True)
     await context.close()
@@ -384,3 +399,183 @@ async def test_signing_in_and_forms_from_elsewhere(console: str, store: Store) -
         assert unnamed.status_code == 422 and "name the one to open" in unnamed.text
         named = await http.post("/sign-in", data={"key": admin, "workspace": "ws_globex"})
         assert named.headers["location"] == "/console/w/ws_globex"
+
+
+ZENDESK_TOKEN = "zd_T0ken_never_shown_9f3a"
+
+
+async def test_a_zendesk_webhook_made_from_its_preset_shows_its_request_but_never_its_token(
+    page: Page, console: str, store: Store, tmp_path: Path
+) -> None:
+    await sign_in(page, console, store)
+    await page.get_by_role("link", name="+ Create Webhook").click()
+    send_to = page.get_by_label("Send to")
+    await expect(send_to).to_have_value("")
+    await expect(page.get_by_label("URL", exact=True)).to_be_visible()
+    await send_to.select_option(label="Zendesk: create a ticket")  # reloads the form with the preset
+
+    await expect(page).to_have_url(re.compile(r"/webhooks/new\?preset=zendesk$"))
+    guide = page.get_by_label("How to set up Zendesk: create a ticket")
+    await expect(guide).to_contain_text("Admin Center > Apps and integrations > APIs")
+    await expect(guide.get_by_role("link", name="Zendesk documentation")).to_have_attribute(
+        "href", PRESETS["zendesk"].docs_url
+    )
+    await expect(page.get_by_label("URL", exact=True)).to_have_count(0)  # the preset's fields make it
+    await expect(page.get_by_label("When this happens")).to_have_value("conversation.transferred")
+    await expect(page.get_by_label("Body format")).to_have_value("json")
+    await expect(page.get_by_label("Template", exact=True)).to_have_value(ZENDESK_TEMPLATE)
+    await expect(page.get_by_label("Follow redirects")).not_to_be_checked()
+    await expect(page.get_by_label("Authentication", exact=True)).to_have_value("basic")
+    await expect(page.get_by_label("Token", exact=True)).to_be_hidden()
+    await expect(page.locator("#auth-hint")).to_contain_text("agent@example.com/token")
+
+    await page.get_by_label("Zendesk subdomain").fill("acme")
+    await page.get_by_label("User name").fill("agent@acme.example/token")
+    await page.get_by_label("Password", exact=True).fill(ZENDESK_TOKEN)
+    await shot(page, "create-from-preset", tmp_path, full_page=True)
+
+    # A subdomain that is not one is said under its own input; the rest stays as typed.
+    await page.get_by_label("Zendesk subdomain").fill("acme.zendesk.com")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#preset-subdomain-error")).to_contain_text("not a valid Zendesk subdomain")
+    await expect(page.get_by_label("Zendesk subdomain")).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_label("User name")).to_have_value("agent@acme.example/token")
+    await expect(page.get_by_label("Password", exact=True)).to_have_value("")
+    assert ZENDESK_TOKEN not in await page.content()
+    assert await store.list_webhooks("ws_acme") == []
+
+    await page.get_by_label("Zendesk subdomain").fill("acme")
+    await page.get_by_label("Password", exact=True).fill(ZENDESK_TOKEN)
+    await page.get_by_role("button", name="Save").click()
+
+    await expect(page.get_by_role("status")).to_have_text("Webhook 'Zendesk: create a ticket' created.")
+    facts = page.locator(".facts")
+    await expect(facts.locator(".preset")).to_have_text("Zendesk: create a ticket")
+    await expect(facts.locator(".url")).to_have_text("https://acme.zendesk.com/api/v2/tickets.json")
+    await expect(facts.locator(".auth")).to_have_text("Basic, set")
+    await expect(facts.locator(".body-format")).to_have_text("JSON template")
+    await expect(facts.locator(".redirects")).to_have_text("not followed")
+    html = await page.content()
+    basic = base64.b64encode(f"agent@acme.example/token:{ZENDESK_TOKEN}".encode()).decode()
+    assert ZENDESK_TOKEN not in html and basic not in html and "agent@acme.example" not in html
+
+    preview = page.locator("details.preview")
+    await preview.get_by_text("Request preview").click()
+    await expect(preview.locator(".request-line")).to_have_text("POST https://acme.zendesk.com/api/v2/tickets.json")
+    await expect(preview).to_contain_text("Authorization: Basic ********")
+    await expect(preview).to_contain_text("Content-Type: application/json")
+    body = preview.locator("pre.body")
+    await expect(body).to_contain_text('"subject": "Chat handed over to a human: Jane Doe"')
+    await expect(body).to_contain_text('"external_id": "c_42"')
+
+    [hook] = await store.list_webhooks("ws_acme")
+    assert (hook.preset, hook.event_type, hook.body_format) == ("zendesk", "conversation.transferred", "json")
+    assert hook.body_template == ZENDESK_TEMPLATE
+    assert hook.receiver_auth == BasicAuth(username="agent@acme.example/token", password=ZENDESK_TOKEN)
+
+
+async def test_a_template_with_an_unknown_filter_is_refused_under_it_and_kept_as_typed(
+    page: Page, console: str, store: Store, receiver: Receiver
+) -> None:
+    await sign_in(page, console, store)
+    await page.get_by_role("link", name="+ Create Webhook").click()
+    template = page.get_by_label("Template", exact=True)
+    await expect(template).to_be_hidden()  # the standard body has no template
+    await page.get_by_label("Name", exact=True).fill("Leads")
+    await page.get_by_label("URL", exact=True).fill(receiver.url("/leads"))
+    await page.get_by_label("Body format").select_option(label="JSON template")
+    typed = '{\n  "text": "New lead",\n  "who": "{{ contact.name | shout }}"\n}'
+    await template.fill(typed)
+    await page.get_by_label("Authentication", exact=True).select_option(label="Bearer")
+    await page.get_by_label("Token", exact=True).fill("tok_typed_but_never_shown")
+    await page.get_by_role("button", name="Save").click()
+
+    error = page.locator("#body_template-error")
+    await expect(error).to_contain_text("line 3")
+    await expect(error).to_contain_text("unknown filter 'shout'")
+    await expect(error).not_to_contain_text("body_template")
+    await expect(template).to_have_value(typed)
+    await expect(template).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_label("Body format")).to_have_value("json")
+    await expect(page.get_by_label("Name", exact=True)).to_have_value("Leads")
+    await expect(page.get_by_label("URL", exact=True)).to_have_value(receiver.url("/leads"))
+    await expect(page.get_by_label("Authentication", exact=True)).to_have_value("bearer")
+    await expect(page.get_by_label("Token", exact=True)).to_have_value("")  # typed again, never sent back
+    assert "tok_typed_but_never_shown" not in await page.content()
+    assert await store.list_webhooks("ws_acme") == []
+
+    await template.fill(typed.replace("shout", "upper"))
+    await page.get_by_label("Token", exact=True).fill("tok_typed_again")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Webhook 'Leads' created.")
+    await expect(page.locator(".facts .auth")).to_have_text("Bearer, set")
+    [hook] = await store.list_webhooks("ws_acme")
+    assert (hook.body_format, hook.preset, hook.receiver_auth) == ("json", None, BearerAuth(token="tok_typed_again"))
+
+
+async def test_an_edit_keeps_credentials_left_empty_and_removes_them_when_asked(
+    page: Page, console: str, store: Store, receiver: Receiver
+) -> None:
+    auth = BasicAuth(username="agent@acme.example/token", password="zd_s3cret")
+    create = WebhookCreate(name="Helpdesk", event_type="tag.applied", url=receiver.url("/helpdesk"), auth=auth)
+    hook = await create_webhook(store, "ws_acme", create, allow_private=True)
+    await sign_in(page, console, store)
+    edit = f"{console}/w/ws_acme/webhooks/{hook.id}/edit"
+    await page.goto(edit)
+    await expect(page.locator(".current-auth")).to_have_text("Current: Basic, set")
+    await expect(page.get_by_label("Authentication", exact=True)).to_have_value("basic")
+    await expect(page.locator("#auth-hint")).to_contain_text("Leave empty to keep the current credentials.")
+    await expect(page.get_by_label("User name")).to_have_value("")
+    html = await page.content()
+    assert "zd_s3cret" not in html and "agent@acme.example" not in html
+
+    await page.get_by_label("Name", exact=True).fill("Helpdesk EU")
+    await page.get_by_label("Follow redirects").check()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Changes saved.")
+    await expect(page.locator(".facts .redirects")).to_contain_text("followed")
+    saved = await store.get_webhook(hook.id)
+    assert (saved.name, saved.follow_redirects, saved.receiver_auth) == ("Helpdesk EU", True, auth)
+
+    # A new password alone keeps the user name.
+    await page.goto(edit)
+    await page.get_by_label("Password", exact=True).fill("zd_n3w")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Changes saved.")
+    assert (await store.get_webhook(hook.id)).receiver_auth == BasicAuth(username=auth.username, password="zd_n3w")
+
+    await page.goto(edit)
+    await page.get_by_label("Remove credentials").check()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Changes saved.")
+    await expect(page.locator(".facts .auth")).to_have_text("None")
+    assert (await store.get_webhook(hook.id)).receiver_auth is None
+    await page.goto(edit)
+    await expect(page.get_by_label("Remove credentials")).to_have_count(0)
+
+
+async def test_the_deliveries_show_the_redirect_chain_and_the_hint_to_follow_redirects(
+    page: Page, console: str, client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    receiver.services = ServiceEmulator()
+    apps_script = stand_in_url(receiver.url("/"), "google_sheets")  # answers 302 to "another host"
+    for name, follow in (("Sheet", True), ("Sheet, no redirects", False)):
+        create = WebhookCreate(name=name, event_type="tag.applied", url=apps_script, follow_redirects=follow)
+        await create_webhook(store, "ws_acme", create, allow_private=True)
+    with pytest.raises(WorkflowFailureError):  # the one that does not follow fails
+        await send(client, settings, store, "VIP")
+    await sign_in(page, console, store)
+
+    await page.get_by_role("link", name="Sheet", exact=True).click()
+    row = page.locator("table.deliveries tbody tr")
+    await expect(row.locator(".status")).to_have_text("delivered")
+    await expect(row.locator(".chain")).to_have_text("302 127.0.0.1 → 200 localhost")
+    await expect(page.locator(".facts .redirects")).to_have_text(
+        "followed; signature, headers and credentials stay with 127.0.0.1"
+    )
+
+    await page.goto(console + "/w/ws_acme")
+    await page.get_by_role("link", name="Sheet, no redirects").click()
+    await expect(row.locator(".status")).to_have_text("failed")
+    await expect(row.locator(".chain")).to_have_count(0)
+    await expect(row.locator(".why")).to_contain_text("turn on follow_redirects")

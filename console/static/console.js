@@ -13,6 +13,20 @@ document.addEventListener("DOMContentLoaded", () => {
     select.addEventListener("change", show);
     show();
   }
+  // "Send to": choosing a preset reloads the form with it (the "Use" button does it without script).
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.requestSubmit());
+  }
+  // The template shows for the template formats only; the credentials' inputs for their kind only.
+  for (const select of document.querySelectorAll("select[data-shows]")) {
+    const show = () => {
+      for (const part of document.querySelectorAll(`[data-shown-by="${select.dataset.shows}"]`)) {
+        part.hidden = !part.dataset.when.split(" ").includes(select.value);
+      }
+    };
+    select.addEventListener("change", show);
+    show();
+  }
   // Copy buttons: the text of the element they name.
   for (const button of document.querySelectorAll("button[data-copy]")) {
     button.addEventListener("click", async () => {
