@@ -14,6 +14,8 @@ from core.temporal import workflow_url
 from models.preview import ReceiverAnswer, RequestPreview
 from models.runs import EventOutcome
 from models.tables import (
+    BasicAuth,
+    BearerAuth,
     DeliveryPage,
     DeliveryPublic,
     DeliveryStatus,
@@ -42,6 +44,11 @@ class Started(BaseModel):
 class Secret(BaseModel):
     secret: str
     previous_secret_expires_at: Any = None
+
+
+class Secrets(Secret):
+    auth: BasicAuth | BearerAuth | None = None
+    """The receiver's credentials in clear: this answer is the only one that shows them."""
 
 
 def public(hook: Any) -> WebhookPublic:
@@ -116,9 +123,13 @@ async def disable_webhook(
 
 
 @router.get("/webhooks/{webhook_id}/secret")
-async def show_secret(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Secret:
+async def show_secret(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Secrets:
+    """The signing secret, and the receiver's credentials when it has some: every other answer
+    masks them."""
     hook = await store.get_webhook(webhook_id, workspace_id)
-    return Secret(secret=hook.secret, previous_secret_expires_at=hook.previous_secret_expires_at)
+    return Secrets(
+        secret=hook.secret, previous_secret_expires_at=hook.previous_secret_expires_at, auth=hook.receiver_auth
+    )
 
 
 @router.post("/webhooks/{webhook_id}/rotate-secret")

@@ -192,6 +192,8 @@ def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
         typer.echo(f"  failing    since {hook.failing_since:%Y-%m-%d %H:%M:%S} UTC, no 2xx since")
     if secret:
         typer.echo(f"  secret     {secret}")
+        if isinstance(hook, Webhook) and hook.receiver_auth is not None:
+            typer.echo(f"  auth       {hook.receiver_auth.model_dump_json()}")
 
 
 def public(hook: Webhook) -> WebhookPublic:
@@ -281,12 +283,16 @@ def hook_list(
 @hook_app.command("show")
 def hook_show(
     hook_id: HookId,
-    secret: Annotated[bool, typer.Option("--secret", help="Also print the signing secret.")] = False,
+    secret: Annotated[
+        bool, typer.Option("--secret", help="Also print the signing secret and the receiver's credentials.")
+    ] = False,
     json_: bool = JsonOption,
 ) -> None:
-    """Show one webhook."""
+    """Show one webhook; --secret adds its signing secret and the receiver's credentials."""
     hook = with_store(lambda s: s.get_webhook(hook_id))
-    shown = (WebhookWithSecret if secret else WebhookPublic).of(hook)
+    shown: dict[str, Any] = (WebhookWithSecret if secret else WebhookPublic).of(hook).model_dump(mode="json")
+    if secret and hook.receiver_auth is not None:
+        shown["auth"] = hook.receiver_auth.model_dump()  # asked for: in clear
     emit(shown, json_, lambda: show_hook(hook, hook.secret if secret else None))
 
 

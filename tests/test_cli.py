@@ -260,6 +260,9 @@ async def test_a_webhook_from_a_preset_with_credentials_from_the_environment_is_
     assert "auth       basic (credentials kept encrypted, not shown)" in shown
     assert "demo-zendesk-token" not in shown and "agent@example.com" not in shown
 
+    revealed, _ = await webhooks("hook", "show", created["id"], "--secret", "--json", env=cli_env)
+    assert json.loads(revealed)["auth"]["password"] == "demo-zendesk-token"  # asked for
+
     preview, _ = await webhooks("hook", "preview", created["id"], env=cli_env)
     assert "authorization: Basic ********" in preview and '"ticket"' in preview
 

@@ -21,7 +21,9 @@ from services.webhooks import create_webhook
 from starter import publish
 from store.queries import Store
 
-pytestmark = pytest.mark.usefixtures("worker")
+# What is checked is the request each service gets; the ledger's part is the same on both stores
+# (test_pipeline.py, test_receiver_requests.py): SQLite alone.
+pytestmark = [pytest.mark.usefixtures("worker"), pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 EXAMPLES: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     # preset: (trigger, the webhook's condition, the event's data)

@@ -146,6 +146,8 @@ def slow_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"request_timeout": timedelta(seconds=20)})
 
 
+# The store is not what these two are about (each takes a request timeout): SQLite alone.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_slow_receiver_holds_back_none_of_the_other_99(
     client: Client, slow_settings: Settings, store: Store, receiver: Receiver
 ) -> None:
@@ -183,6 +185,7 @@ async def test_a_slow_receiver_holds_back_none_of_the_other_99(
     assert len(receiver.at("/slow")) == 2
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_worker_killed_during_a_first_attempt_makes_it_again_with_the_same_webhook_id(
     env: WorkflowEnvironment, settings: Settings, store: Store, receiver: Receiver, tmp_path: Path
 ) -> None:

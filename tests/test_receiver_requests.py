@@ -77,6 +77,7 @@ async def test_a_json_template_with_a_bearer_token_reaches_the_receiver_signed(
     }
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_form_template_with_basic_auth_is_posted_as_a_form(
     client: Client, settings: Settings, receiver: Receiver, acme_http: httpx.AsyncClient
 ) -> None:
@@ -138,6 +139,10 @@ async def test_receiver_credentials_are_masked_everywhere_and_changed_without_be
     for text in [*answers, history, logs]:
         assert PASSWORD not in text and "agent@example.com" not in text
 
+    # Asked for, they are shown: the secret's own route, as for the signing secret.
+    revealed = (await acme_http.get(f"{base}/secret")).json()
+    assert revealed["auth"] == {"type": "basic", "username": "agent@example.com", "password": PASSWORD}
+
     # A change replaces the credentials without showing the old ones; null removes them.
     changed = await acme_http.patch(base, json={"auth": {"type": "bearer", "token": TOKEN}})
     assert changed.status_code == 200 and changed.json()["auth"]["token"] == "********"
@@ -149,6 +154,7 @@ async def test_receiver_credentials_are_masked_everywhere_and_changed_without_be
     assert "authorization" not in receiver.requests[-1].headers
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_preview_renders_a_draft_and_a_saved_webhook_without_sending(
     receiver: Receiver, acme_http: httpx.AsyncClient
 ) -> None:
@@ -171,6 +177,7 @@ async def test_the_preview_renders_a_draft_and_a_saved_webhook_without_sending(
     assert receiver.requests == []  # nothing was sent
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("template", "expected"),
     [
@@ -195,6 +202,7 @@ async def test_a_bad_template_is_refused_at_save_with_the_line_and_the_reason(
     assert (await acme_http.get(f"/workspaces/{WS}/webhooks")).json()["items"] == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_body_too_large_for_one_event_gives_up_that_delivery_only(
     client: Client, settings: Settings, store: Store, receiver: Receiver, acme_http: httpx.AsyncClient
 ) -> None:
@@ -213,6 +221,7 @@ async def test_a_body_too_large_for_one_event_gives_up_that_delivery_only(
     assert other.status == DeliveryStatus.DELIVERED
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_test_send_shows_the_receivers_answer(receiver: Receiver, acme_http: httpx.AsyncClient) -> None:
     from devstack.receiver import Answer
 

@@ -68,6 +68,7 @@ async def test_an_apps_script_web_app_gets_one_row_when_redirects_are_followed(
     assert hook.forward_credentials is False
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_without_follow_redirects_the_302_fails_with_the_hint_and_each_attempt_runs_the_script(
     client: Client, settings: Settings, store: Store, receiver: Receiver, sheets: ServiceEmulator
 ) -> None:
@@ -83,6 +84,7 @@ async def test_without_follow_redirects_the_302_fails_with_the_hint_and_each_att
     assert len(sheets.created["google_sheets"]) == 3
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_forwarding_credentials_sends_signature_headers_and_auth_to_the_other_host(
     client: Client, settings: Settings, store: Store, receiver: Receiver, sheets: ServiceEmulator
 ) -> None:
@@ -96,6 +98,7 @@ async def test_forwarding_credentials_sends_signature_headers_and_auth_to_the_ot
     assert get.headers["authorization"].startswith("Basic ") and get.headers["webhook-signature"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("status", "method", "with_body"),
     [(301, "GET", False), (303, "GET", False), (307, "POST", True), (308, "POST", True)],
@@ -112,6 +115,7 @@ async def test_each_redirect_status_continues_as_browsers_do(
         assert then.body == first.body and then.headers["webhook-signature"] == first.headers["webhook-signature"]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_more_than_five_redirects_fail(
     client: Client, settings: Settings, store: Store, receiver: Receiver
 ) -> None:
@@ -132,6 +136,7 @@ def second_loopback() -> Iterator[Receiver]:
         yield receiver
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_redirect_to_a_private_address_is_refused_at_that_hop(
     client: Client,
     settings: Settings,

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
-from conftest import PG_ADMIN_URL, PG_UP
+from conftest import PG_ADMIN_URL, STORES, empty_database
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -70,20 +69,11 @@ def keyring_put_back() -> Iterator[None]:
     crypto.install_keyring(previous)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=STORES)
 def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database, for a test that makes the store under keys of its choosing."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'webhooks.db'}"
-        return
-    if not PG_UP:
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} does not answer")
-    name = f"webhooks_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -347,6 +337,7 @@ async def test_a_process_refuses_to_start_on_a_store_under_a_key_it_does_not_hol
         Store.from_url(blank_url)
 
 
+@pytest.mark.parametrize("blank_url", ["sqlite"], indirect=True)  # the same check as the unknown key's
 async def test_a_wrong_key_under_the_right_id_is_refused_at_start(k1_store: tuple[str, Stored], blank_url: str) -> None:
     env = {"WEBHOOKS_DATABASE_URL": blank_url, "WEBHOOKS_SECRETS_KEY": key("k1")}
     expected = "error: key 'k1' does not decrypt the store's secrets: wrong key"

@@ -655,7 +655,7 @@ contexts = st.builds(
     st.dictionaries(st.text(max_size=4), json_values, max_size=2),
     st.booleans(),
 )
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
