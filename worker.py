@@ -113,7 +113,7 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
 
 async def run_worker(settings: Settings) -> None:
     configure_logging()
-    # The store first: opening it checks its secrets against the configured key (store.crypto), and
+    # The store first: opening it checks its secrets against the configured key (store.keys), and
     # a worker that could not read them stops here, before it connects or takes any task.
     store = Store.from_url(settings.database_url)
     try:

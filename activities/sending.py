@@ -7,7 +7,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -69,17 +68,26 @@ async def send_signed(
         **signature_headers(secrets, message_id, int(time.time()), request.body),
     }
     common = {"user-agent": USER_AGENT, "accept-encoding": "identity"}
-    origin = urlsplit(request.url).hostname
-    method, url = "POST", request.url
+    origin = httpx.URL(request.url)
+    method, url = "POST", origin
     body: bytes | None = request.body
     hops: list[Hop] = []
     started = time.perf_counter()
+
+    def failed(detail: str, response: httpx.Response | None = None, *, unsafe: bool = False) -> Attempt:
+        if hops and response is None:
+            detail = f"redirect {len(hops)} to {url.host}: {detail}"
+        return Attempt(
+            response.status_code if response else None, detail, None, elapsed_ms(started), unsafe=unsafe,
+            location=response.headers.get("location") if response else None, redirects=tuple(hops),
+        )  # fmt: skip
+
     try:
         async with asyncio.timeout(limit.total_seconds()):
             while True:
-                # A redirect to another host gets neither the signature nor the webhook's own
-                # headers and credentials, unless the webhook forwards them.
-                carried = own if urlsplit(url).hostname == origin or redirects.forward_credentials else {}
+                # Another origin (host, scheme or port) gets neither the signature nor the
+                # webhook's own headers and credentials, unless the webhook forwards them.
+                carried = own if same_origin(url, origin) or redirects.forward_credentials else {}
                 headers = {**carried, **common}
                 if body is not None:
                     headers["content-type"] = request.content_type
@@ -88,32 +96,25 @@ async def send_signed(
                 location = response.headers.get("location")
                 following = redirects.follow and response.status_code in REDIRECTS and location
                 if following or hops:
-                    hops.append(Hop(urlsplit(url).hostname or "", response.status_code))
+                    hops.append(Hop(url.host, response.status_code))
                 if not following or location is None:
                     break
                 if len(hops) > MAX_REDIRECTS:
-                    return Attempt(
-                        response.status_code, f"more than {MAX_REDIRECTS} redirects", excerpt, elapsed_ms(started),
-                        location=location, redirects=tuple(hops),
-                    )  # fmt: skip
-                url = urljoin(url, location)
-                if urlsplit(url).scheme not in ("http", "https"):
-                    return Attempt(
-                        response.status_code, f"redirect to a non-HTTP URL ({urlsplit(url).scheme}:) refused",
-                        excerpt, elapsed_ms(started), location=location, unsafe=True, redirects=tuple(hops),
-                    )  # fmt: skip
+                    return failed(f"more than {MAX_REDIRECTS} redirects", response)
+                try:
+                    url = redirect_target(url, location)
+                except ValueError as err:
+                    return failed(f"redirect refused: {err}", response, unsafe=True)
                 if response.status_code in AS_GET:
                     method, body = "GET", None
     except TimeoutError:
-        return Attempt(
-            None, f"no answer within {limit.total_seconds():g} s", None, elapsed_ms(started), redirects=tuple(hops)
-        )
+        return failed(f"no answer within {limit.total_seconds():g} s")
     except httpx.HTTPError as err:
-        unsafe = isinstance(err.__cause__, UnsafeAddressError)
-        detail = describe_http_error(err)
-        if hops:
-            detail = f"redirect {len(hops)} to {urlsplit(url).hostname}: {detail}"
-        return Attempt(None, detail, None, elapsed_ms(started), unsafe=unsafe, redirects=tuple(hops))
+        return failed(describe_http_error(err), unsafe=isinstance(err.__cause__, UnsafeAddressError))
+    except Exception as err:
+        # Whatever a receiver's answer provokes ends the attempt, not the activity (which would be
+        # retried without end); the text may quote the request (a header's value): only its kind.
+        return failed(f"the request could not be made ({type(err).__name__})")
     return Attempt(
         status_code=response.status_code,
         error=None,
@@ -123,6 +124,25 @@ async def send_signed(
         location=location,
         redirects=tuple(hops),
     )
+
+
+def same_origin(url: httpx.URL, origin: httpx.URL) -> bool:
+    return (url.scheme, url.host, url.port) == (origin.scheme, origin.host, origin.port)
+
+
+def redirect_target(url: httpx.URL, location: str) -> httpx.URL:
+    """Where a `Location` leads from `url`; ValueError for one not to follow."""
+    try:
+        target = url.join(location)
+    except (httpx.InvalidURL, UnicodeError) as err:
+        raise ValueError(f"invalid Location ({type(err).__name__})") from None
+    if target.scheme not in ("http", "https"):
+        raise ValueError(f"not an HTTP URL ({target.scheme}:)")
+    if target.port is not None and not 0 < target.port < 65536:
+        raise ValueError(f"invalid port {target.port}")
+    if not target.host:
+        raise ValueError("no host")
+    return target
 
 
 async def post_json_signed(
@@ -143,6 +163,9 @@ async def read_excerpt(response: httpx.Response) -> str:
 
 
 def describe_http_error(err: httpx.HTTPError) -> str:
+    if isinstance(err, httpx.LocalProtocolError):
+        # Its text quotes the offending header, which may be a credential.
+        return "the request could not be sent: a header value is not valid HTTP (check the webhook's headers and auth)"
     text = str(err) or type(err).__name__
     if isinstance(err, httpx.TimeoutException):
         return f"timed out: {text}"

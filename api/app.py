@@ -22,7 +22,7 @@ def create_app(settings: Settings, store: Store | None = None, temporal: Client 
 
     own_store = store is None
     # Opened with the app, not at the lifespan's start: opening checks the store's secrets against
-    # the configured key (store.crypto), and an API that could not read them must not start serving.
+    # the configured key (store.keys), and an API that could not read them must not start serving.
     opened = store or Store.from_url(settings.database_url)
 
     @asynccontextmanager

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel
-from temporalio.client import WorkflowFailureError
 
 from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
 from core.temporal import workflow_url
@@ -154,16 +153,14 @@ async def send_test(
     wait: bool = False,
 ) -> Started:
     """Send a signed sample of the webhook's trigger to it alone, through the same workflow as
-    every event, marked `"test": true`; `wait=true` answers once it is delivered or gave up."""
+    every event, marked `"test": true`; `wait=true` answers once the receiver answered its first
+    attempt, with that `answer`, and the `result` (or `error`) when that attempt ended it."""
     sent = await service.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
     handle = sent.handle
     started = Started(workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id))
     if wait:
-        try:
-            started.result = await handle.result()
-        except WorkflowFailureError as err:
-            started.error = str(err.cause)
-        started.answer = await service.receiver_answer(store, workspace_id, sent)
+        tested = await service.await_test(store, workspace_id, sent, settings.request_timeout + service.ANSWER_GRACE)
+        started.answer, started.result, started.error = tested.answer, tested.result, tested.error
     return started
 
 

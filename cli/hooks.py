@@ -167,7 +167,8 @@ def read_auth(kind: str, user: str | None) -> dict[str, str] | None:
     return {"type": "bearer", "token": secret}
 
 
-def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
+def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None, credentials: str | None = None) -> None:
+    """`credentials`: the receiver's, in clear, only when asked for (`show --secret`)."""
     state = "on" if hook.enabled else f"off ({hook.disabled_reason})" if hook.disabled_reason else "off"
     typer.echo(f"{hook.id}  {hook.name}")
     typer.echo(f"  workspace  {hook.workspace_id}" + (f"  folder {hook.folder_id}" if hook.folder_id else ""))
@@ -176,7 +177,9 @@ def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
     for name, value in hook.headers.items():
         typer.echo(f"  header     {name}: {value}")
     shown = hook if isinstance(hook, WebhookPublic) else WebhookPublic.of(hook)
-    if shown.auth is not None:
+    if credentials is not None:
+        typer.echo(f"  auth       {credentials}")
+    elif shown.auth is not None:
         typer.echo(f"  auth       {shown.auth.type} (credentials kept encrypted, not shown)")
     if hook.body_format != BodyFormat.STANDARD:
         typer.echo(f"  body       {hook.body_format}, from a template ({len(hook.body_template or '')} characters)")
@@ -192,8 +195,6 @@ def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None) -> None:
         typer.echo(f"  failing    since {hook.failing_since:%Y-%m-%d %H:%M:%S} UTC, no 2xx since")
     if secret:
         typer.echo(f"  secret     {secret}")
-        if isinstance(hook, Webhook) and hook.receiver_auth is not None:
-            typer.echo(f"  auth       {hook.receiver_auth.model_dump_json()}")
 
 
 def public(hook: Webhook) -> WebhookPublic:
@@ -293,7 +294,8 @@ def hook_show(
     shown: dict[str, Any] = (WebhookWithSecret if secret else WebhookPublic).of(hook).model_dump(mode="json")
     if secret and hook.receiver_auth is not None:
         shown["auth"] = hook.receiver_auth.model_dump()  # asked for: in clear
-    emit(shown, json_, lambda: show_hook(hook, hook.secret if secret else None))
+    revealed = hook.receiver_auth.model_dump_json() if secret and hook.receiver_auth else None
+    emit(shown, json_, lambda: show_hook(hook, hook.secret if secret else None, revealed))
 
 
 @hook_app.command("update")
@@ -403,7 +405,9 @@ def hook_rotate_secret(
 @hook_app.command("test")
 def hook_test(
     hook_id: HookId,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until it is delivered or gave up.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the receiver's answer to the first attempt, and print it.")
+    ] = False,
     json_: bool = JsonOption,
 ) -> None:
     """Send a signed sample event of the webhook's trigger to it alone, marked as a test."""
@@ -413,9 +417,14 @@ def hook_test(
         client = await connect()
         workspace = await workspace_of(store, hook_id)
         sent = await service.send_test(store, client, settings.task_queue, workspace, hook_id)
-        shown = await describe_start(client, sent.handle, settings.ui_url, wait)
+        shown = await describe_start(client, sent.handle, settings.ui_url, wait=False)
         if wait:
-            shown["answer"] = (await service.receiver_answer(store, workspace, sent)).model_dump(mode="json")
+            tested = await service.await_test(store, workspace, sent, settings.request_timeout + service.ANSWER_GRACE)
+            shown |= {"answer": tested.answer.model_dump(mode="json") if tested.answer else None}
+            if tested.result is not None:
+                shown["result"] = tested.result.model_dump(mode="json")
+            if tested.error is not None:
+                shown["error"] = tested.error
         return shown
 
     report_start(with_store(work), json_)

@@ -1,4 +1,4 @@
-"""`webhooks secrets ...`: the key the store's secrets are encrypted under (store.crypto).
+"""`webhooks secrets ...`: the key the store's secrets are encrypted under (store.crypto, store.keys).
 
 Rotating it: put a new key first in WEBHOOKS_SECRETS_KEY and keep the old one after it, restart
 every process (API, workers), run `webhooks secrets reencrypt`, then drop the old key and restart
@@ -25,13 +25,15 @@ def new_key(
     key_id: Annotated[
         str | None, typer.Option("--id", help="The key's id (default: k and the UTC time, e.g. k20261127T093000).")
     ] = None,
+    json_: bool = JsonOption,
 ) -> None:
     """Print a fresh key, ID:BASE64, for WEBHOOKS_SECRETS_KEY (put it first to make it the active one)."""
-    from store.crypto import new_key as make_key
+    from store.keys import new_key as make_key
 
     if key_id is not None and (not key_id.strip() or any(c in key_id for c in ":, \t")):
         fail(f"--id {key_id!r}: a key id is not empty and holds no ':', ',' or space")
-    typer.echo(make_key(key_id))
+    key = make_key(key_id)
+    emit({"key": key}, json_, lambda: typer.echo(key))
 
 
 @secrets_app.command("reencrypt")
@@ -41,11 +43,12 @@ def reencrypt(
 ) -> None:
     """Re-encrypt every secret under the active (first) key of WEBHOOKS_SECRETS_KEY, and forget the
     keys no secret is under any more: those can then be dropped from the variable."""
-    from store import crypto
+    from store import keys
+    from store.crypto import SecretsError
 
     try:
-        done = crypto.reencrypt(Settings().database_url, batch=batch)
-    except crypto.SecretsError as err:
+        done = keys.reencrypt(Settings().database_url, batch=batch)
+    except SecretsError as err:
         fail(str(err))
 
     def human() -> None:

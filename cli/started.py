@@ -46,6 +46,8 @@ def report_start(shown: dict[str, Any], as_json: bool) -> None:
                 typer.echo(f"redirect  {hop['host']} answered {hop['status_code']}")
             code = f"HTTP {answer['status_code']}" if answer["status_code"] is not None else "no answer"
             typer.echo(f"answer    {code}: {(answer['excerpt'] or answer['error'] or '').strip()[:300]}")
+            if answer.get("next_attempt_at"):
+                typer.echo(f"retrying  the next attempt is due at {answer['next_attempt_at']}")
 
     emit(shown, as_json, human)
     raise typer.Exit(1 if "error" in shown else 0)

@@ -4,7 +4,6 @@ services do the work and their errors come back next to the field they name."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -279,10 +278,8 @@ def create_console(state: State) -> FastAPI:
         webhook_id: str,
     ) -> Response:
         sent = await hooks.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
-        try:
-            async with asyncio.timeout(TEST_ANSWER_WAIT.total_seconds()):
-                answer = await hooks.receiver_answer(store, workspace_id, sent)
-        except TimeoutError:
+        answer = (await hooks.await_test(store, workspace_id, sent, TEST_ANSWER_WAIT)).answer
+        if answer is None:
             message = f"Test event sent ({sent.handle.id}); its delivery appears below in a moment."
         else:
             message = f"Test event {answer.status}: {describe_answer(answer)}"

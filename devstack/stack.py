@@ -26,7 +26,7 @@ from devstack.receiver import Received, Receiver
 from devstack.services import ServiceEmulator
 from models import search_attributes as sa
 from services.access import create_key, digest
-from store.crypto import configured_keyring
+from store.keys import configured_keyring
 from store.migrate import upgrade
 from store.queries import Store
 from worker import build_worker

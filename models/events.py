@@ -317,6 +317,11 @@ def too_large(size: int) -> InvalidEvent:
     return InvalidEvent(f"invalid event: {size:,} bytes, larger than the {MAX_EVENT_BYTES // 1024} KiB an event may be")
 
 
+NESTED_UNION_TAGS = {"auth": ("basic", "bearer")}
+"""Fields holding a union told apart by `type` (a webhook's receiver credentials): pydantic puts
+the member's tag in the error's location, where it is not a field."""
+
+
 def problems_of(errors: Iterable[Mapping[str, Any]], skip: Collection[str] = ()) -> list[tuple[str | None, str]]:
     """(field as a dotted path, message) for each error pydantic (or FastAPI) reported; `skip`
     names location parts that are not fields (FastAPI's `body`, `query`...)."""
@@ -326,12 +331,18 @@ def problems_of(errors: Iterable[Mapping[str, Any]], skip: Collection[str] = ())
         loc = [str(part) for part in error["loc"] if str(part) not in skip]
         if loc and loc[0] in EVENT_TYPES:
             loc = loc[1:]  # the union's tag, not a field
+        if len(loc) > 1 and loc[1] in NESTED_UNION_TAGS.get(loc[0], ()):
+            del loc[1]  # `auth.bearer.token` is the field `auth.token`
         field = ".".join(loc) or None
+        # A union told apart by its `type`: the event itself (at the top), or a part of it (`auth`).
+        tag_field = f"{field}.type" if field else "type"
         if kind == "union_tag_not_found":
-            problems.append(("type", "field required"))
+            problems.append((tag_field, "field required"))
         elif kind == "union_tag_invalid":
-            found = error.get("ctx", {}).get("tag", "")
-            problems.append(("type", f"unknown event type {found!r}; expected one of {', '.join(EVENT_TYPES)}"))
+            ctx = error.get("ctx", {})
+            expected = ", ".join(EVENT_TYPES) if field is None else str(ctx.get("expected_tags", "")).replace("'", "")
+            what = "event type" if field is None else "type"
+            problems.append((tag_field, f"unknown {what} {ctx.get('tag', '')!r}; expected one of {expected}"))
         elif kind == "missing":
             problems.append((field, "field required"))
         else:

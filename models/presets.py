@@ -182,7 +182,7 @@ FRESHDESK_TEMPLATE = """\
   "unique_external_id": "{{ contact.id }}",
   "name": "{{ contact.name | default:'Chat contact' }}",
   "subject": "Chat handed over to a human: {{ contact.name | default:'unnamed contact' }}",
-  "description": "{{ contact.name | default:'A contact' }} asked for a human agent on {{ contact.channel }}.<br>Contact ID: {{ contact.id }}<br>E-mail: {{ contact.custom_fields.email | default:'-' }}<br>Phone: {{ contact.custom_fields.phone | default:'-' }}<br>Tags: {{ contact.tags | join:', ' }}<br>Event: {{ type }} {{ event_id }} at {{ occurred_at }}",
+  "description": "{{ contact.name | default:'A contact' | escape_html }} asked for a human agent on {{ contact.channel }}.<br>Contact ID: {{ contact.id }}<br>E-mail: {{ contact.custom_fields.email | default:'-' | escape_html }}<br>Phone: {{ contact.custom_fields.phone | default:'-' | escape_html }}<br>Tags: {{ contact.tags | join:', ' | escape_html }}<br>Event: {{ type }} {{ event_id }} at {{ occurred_at }}",
   "status": 2,
   "priority": 2,
   "source": 7,
@@ -362,7 +362,7 @@ MAILCHIMP = Preset(
 
 SLACK_TEMPLATE = """\
 {
-  "text": "{{ contact.name | default:'A contact' }} asked for a human agent on {{ contact.channel }} (contact {{ contact.id }}). Tags: {{ contact.tags | join:', ' }}"
+  "text": "{{ contact.name | default:'A contact' | escape_slack }} asked for a human agent on {{ contact.channel }} (contact {{ contact.id }}). Tags: {{ contact.tags | join:', ' | escape_slack }}"
 }
 """  # noqa: E501
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,3 +29,5 @@ class ReceiverAnswer(BaseModel):
     """The start of the receiver's answer (up to 1 KiB)."""
     error: str | None
     redirects: list[dict[str, Any]] | None = None
+    next_attempt_at: datetime | None = None
+    """While it is retried: when the next attempt is due."""

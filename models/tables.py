@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+import store.keys  # noqa: F401  (puts secret_keys on SQLModel.metadata beside these tables, for Alembic)
 from core.templates import BodyFormat, check_template, template_context
 from models.datetime_trigger import check_datetime_filter
 from models.events import DATETIME_TYPE, EVENT_TYPES, FILTER_KEYS
@@ -129,7 +130,7 @@ class WebhookBase(SQLModel):
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         check_headers(value)
-        return value
+        return {name: text.strip() for name, text in value.items()}  # HTTP refuses surrounding spaces
 
     @field_validator("url")
     @classmethod
@@ -155,6 +156,8 @@ class WebhookBase(SQLModel):
 
 
 MASK = "********"
+BEARER_TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+"""RFC 6750's b64token: anything else is not a valid header value, or not one any API issues."""
 
 
 class BasicAuth(SQLModel):
@@ -164,12 +167,31 @@ class BasicAuth(SQLModel):
     username: str = Field(min_length=1, max_length=500)
     password: str = Field(default="", max_length=500)
 
+    @field_validator("username", "password")
+    @classmethod
+    def _one_line(cls, value: str, info: ValidationInfo) -> str:
+        # Surrounding spaces come from a paste, never from a key; messages never quote the value.
+        value = value.strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be on one line, without control characters")
+        if info.field_name == "username" and (not value or ":" in value):
+            raise ValueError("must not be empty or hold a colon (HTTP Basic puts one after it)")
+        return value
+
 
 class BearerAuth(SQLModel):
     """`Authorization: Bearer <token>`: HubSpot private apps, most OAuth-era APIs."""
 
     type: Literal["bearer"] = "bearer"
     token: str = Field(min_length=1, max_length=4000)
+
+    @field_validator("token")
+    @classmethod
+    def _b64token(cls, value: str) -> str:
+        value = value.strip()
+        if not BEARER_TOKEN.match(value):
+            raise ValueError("must be a bearer token: letters, digits and - . _ ~ + / (then = signs), no spaces")
+        return value
 
 
 ReceiverAuth = Annotated[BasicAuth | BearerAuth, Field(discriminator="type")]

@@ -3,6 +3,7 @@ shape rules. The API and the command line both call these, so every face applies
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
-from core.errors import Conflict, Refused
+from core.errors import Conflict, NotFound, Refused
 from core.netguard import UnsafeAddressError, check_host
 from core.shaping import USER_AGENT, auth_headers, shape_request
 from core.templates import BodyFormat, TemplateError
@@ -23,6 +24,7 @@ from models.preview import ReceiverAnswer, RequestPreview
 from models.runs import EventOutcome
 from models.samples import sample_event
 from models.tables import (
+    DeliveryStatus,
     Folder,
     FolderCreate,
     Webhook,
@@ -190,15 +192,44 @@ async def send_test(store: Store, client: Client, task_queue: str, workspace_id:
     return TestSend(handle, delivery_id_for(workspace_id, event["event_id"], hook.id))
 
 
-async def receiver_answer(store: Store, workspace_id: str, sent: TestSend) -> ReceiverAnswer:
-    """Wait for the test send's outcome, and what the receiver answered (status and excerpt)."""
-    with contextlib.suppress(WorkflowFailureError):  # gave up: the ledger says why
-        await sent.handle.result()
-    row = await store.get_delivery(sent.delivery_id, workspace_id)
-    return ReceiverAnswer(
+@dataclass(frozen=True)
+class TestOutcome:
+    answer: ReceiverAnswer | None
+    """None when no attempt was recorded in the time allowed (no worker running, say)."""
+    result: EventOutcome | None
+    """When the delivery is over (delivered, skipped); None while it is being retried."""
+    error: str | None
+    """When it gave up."""
+
+
+ANSWER_POLL = timedelta(milliseconds=100)
+ANSWER_GRACE = timedelta(seconds=10)
+"""Beyond the request timeout, how long a test send waits for its first attempt to be recorded."""
+
+
+async def await_test(store: Store, workspace_id: str, sent: TestSend, within: timedelta) -> TestOutcome:
+    """The receiver's answer to the test send's first attempt, from the ledger as soon as it is
+    recorded (a failing receiver's answer too, without waiting out the retry schedule), and the
+    workflow's outcome when that attempt ended it."""
+    deadline = asyncio.get_running_loop().time() + within.total_seconds()
+    while True:
+        with contextlib.suppress(NotFound):  # not matched yet
+            row = await store.get_delivery(sent.delivery_id, workspace_id)
+            if row.attempts or row.status != DeliveryStatus.PENDING:
+                break
+        if asyncio.get_running_loop().time() > deadline:
+            return TestOutcome(None, None, None)
+        await asyncio.sleep(ANSWER_POLL.total_seconds())
+    answer = ReceiverAnswer(
         status=row.status, status_code=row.last_status_code, excerpt=row.response_excerpt, error=row.last_error,
-        redirects=row.redirects,
+        redirects=row.redirects, next_attempt_at=row.next_attempt_at,
     )  # fmt: skip
+    if row.status == DeliveryStatus.PENDING:
+        return TestOutcome(answer, None, None)
+    try:
+        return TestOutcome(answer, await sent.handle.result(), None)
+    except WorkflowFailureError as err:
+        return TestOutcome(answer, None, str(err.cause))
 
 
 # --- folders -------------------------------------------------------------------------------------

@@ -1,14 +1,19 @@
-"""The database engine: SQLite by default, PostgreSQL in production, async for the activities."""
+"""The database engine: SQLite by default, PostgreSQL in production, async for the activities; a
+blocking one for a one-off job on the store."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 STORE_UNAVAILABLE = (OperationalError, InterfaceError)
 """What the drivers raise when the database cannot be reached (down, restarting, connection cut)."""
@@ -51,9 +56,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     """The engine every process opens the store with (`Store.from_url`). First, the store's secrets
-    are checked against the configured keys, and the keyring installed (store.crypto): a process
+    are checked against the configured keys, and the keyring installed (store.keys): a process
     that could not read them stops here, in one line, before it reads or sends anything."""
-    from store.crypto import check_secrets
+    from store.keys import check_secrets
 
     ensure_sqlite_folder(url)
     check_secrets(url)
@@ -65,3 +70,30 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(target, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+@contextmanager
+def sync_engine(database_url: str, *, immediate: bool = True) -> Iterator[Engine]:
+    """A blocking engine on the store for one job (the check, a re-encryption), then closed.
+
+    On SQLite each transaction takes the write lock as it begins (`immediate`): one that read and
+    then wrote would fail at once, busy timeout or not, had another process written in between."""
+    url = sync_url(database_url)
+    sqlite_store = make_url(url).get_backend_name() == "sqlite"
+    engine = create_sync_engine(
+        url, poolclass=NullPool, connect_args={"timeout": 30} if sqlite_store else {"connect_timeout": 10}
+    )
+    if sqlite_store and immediate:
+
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # the driver's own BEGIN off: ours below
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -7,8 +7,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from store.crypto import Keyring, check_secrets, configured_keyring
-from store.db import ensure_sqlite_folder, sync_url
+from store.crypto import Keyring
+from store.db import ensure_sqlite_folder, sync_engine, sync_url
+from store.keys import check_secrets, configured_keyring
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 KEYRING = "secrets_keyring"
@@ -29,7 +30,7 @@ def alembic_config(database_url: str, keyring: Keyring | None = None) -> Config:
 
 def upgrade(database_url: str, revision: str = "head", keyring: Keyring | None = None) -> None:
     """Migrate the store; the secrets keyring is the one given, else the configured one
-    (store.crypto: WEBHOOKS_SECRETS_KEY, or the key file on SQLite). At the head, the store's
+    (store.keys: WEBHOOKS_SECRETS_KEY, or the key file on SQLite). At the head, the store's
     secrets are then checked against it, as a process's start checks them."""
     ensure_sqlite_folder(database_url)
     ring = keyring or configured_keyring(database_url)
@@ -49,8 +50,6 @@ def downgrade(database_url: str, revision: str, keyring: Keyring | None = None) 
 def scrub_sqlite(database_url: str) -> None:
     """Rewrite a SQLite file and empty its write-ahead log, so that no page keeps a value as it was
     before (a secret in clear, before 0005)."""
-    from store.crypto import sync_engine
-
     with sync_engine(database_url, immediate=False) as engine, engine.connect() as conn:
         conn.exec_driver_sql("VACUUM")
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

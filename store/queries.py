@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import bindparam, delete, func, insert, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -72,6 +73,8 @@ DELIVERY_CONTEXT = (
 )
 UPDATE_DELIVERY = update(Delivery).where(col(Delivery.id) == bindparam("delivery_id"))
 """The columns to set are the other parameters of each execution."""
+NOT_FOR_MATCHING = [defer(c) for c in (Webhook.secret, Webhook.previous_secret, Webhook.auth, Webhook.body_template)]  # type: ignore[arg-type]
+"""Matching reads none of these: the secrets are not even decrypted (the attempt reads them)."""
 INSERT_EVENT = insert(StoredEvent)
 INSERT_DELIVERY = insert(Delivery)
 
@@ -181,7 +184,7 @@ class Store:
         """The webhooks the event goes to, and the enabled DateTime webhooks whose watched field it
         may set (none for a test, a DateTime firing or a one-webhook run), in one query; either
         list is left empty when not asked for."""
-        query = select(Webhook).where(Webhook.workspace_id == event.workspace_id)
+        query = select(Webhook).options(*NOT_FOR_MATCHING).where(Webhook.workspace_id == event.workspace_id)
         if only is not None:
             # A test, or a DateTime trigger firing: its one webhook; the attempt still skips it if off.
             if not hooks:

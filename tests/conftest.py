@@ -28,7 +28,7 @@ from store.queries import Store
 from worker import build_worker
 
 # The store's secrets are encrypted under this fixed key in every test, and in every process a test
-# starts (they inherit the environment); opening a store installs it (store.crypto).
+# starts (they inherit the environment); opening a store installs it (store.keys).
 os.environ["WEBHOOKS_SECRETS_KEY"] = "test:" + "dGVzdC1zZWNyZXRzLWtleS1ub3QtZm9yLXByb2R1Y3Q="
 
 PG_ADMIN_URL = os.environ.get("WEBHOOKS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -254,6 +254,11 @@ async def test_a_webhook_from_a_preset_with_credentials_from_the_environment_is_
     )  # fmt: skip
     created = json.loads(out)
     assert created["preset"] == "zendesk" and created["body_format"] == "json"
+    human, _ = await webhooks(
+        "hook", "create", "-w", "ws_acme", "--name", "Bearer", "--event", "tag.applied", "--url", receiver.url("/b"),
+        "--auth", "bearer", env=secret_env,
+    )  # fmt: skip
+    assert "whsec_" in human and "demo-zendesk-token" not in human  # the signing secret, not the credentials
     assert created["auth"]["password"] == "********" and "demo-zendesk-token" not in out
 
     shown, _ = await webhooks("hook", "show", created["id"], env=cli_env)

@@ -1,6 +1,6 @@
 """The Webhooks page's own examples, end to end: from the trigger event to the request each service
 expects, accepted by a local stand-in that checks it as the service's documentation says
-(devstack/services.py), and recorded as delivered once."""
+(devstack/services/), and recorded as delivered once."""
 
 from __future__ import annotations
 

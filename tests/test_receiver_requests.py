@@ -231,3 +231,39 @@ async def test_a_test_send_shows_the_receivers_answer(receiver: Receiver, acme_h
     answer = response.json()["answer"]
     assert answer["status"] == "delivered" and answer["status_code"] == 201
     assert answer["excerpt"] == '{"id": "lead_17"}'
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_test_send_to_a_failing_receiver_answers_at_once_without_waiting_for_the_retries(
+    receiver: Receiver, acme_http: httpx.AsyncClient
+) -> None:
+    from devstack.receiver import Answer
+
+    receiver.script("/down", [Answer(503, {"retry-after": "120"}, b"maintenance until noon")])
+    hook = await create(acme_http, receiver.url("/down"))
+    response = await acme_http.post(f"/workspaces/{WS}/webhooks/{hook['id']}/test", params={"wait": "true"})
+    shown = response.json()
+    assert shown["answer"]["status"] == "pending" and shown["answer"]["status_code"] == 503
+    assert shown["answer"]["excerpt"] == "maintenance until noon" and shown["answer"]["next_attempt_at"]
+    assert "result" not in shown  # still being retried: no outcome yet
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("auth", "field", "message"),
+    [
+        ({"type": "bearer", "token": "pat 7f3a\n"}, "auth.token", "must be a bearer token"),
+        ({"type": "basic", "username": "a:b", "password": "x"}, "auth.username", "colon"),
+        ({"type": "oauth"}, "auth.type", "unknown type 'oauth'; expected one of basic, bearer"),
+        ({}, "auth.type", "field required"),
+    ],
+)
+async def test_bad_credentials_are_refused_naming_the_field_and_never_echoed(
+    acme_http: httpx.AsyncClient, receiver: Receiver, auth: dict[str, str], field: str, message: str
+) -> None:
+    body = {"name": "crm", "event_type": "tag.applied", "url": receiver.url("/x"), "auth": auth}
+    response = await acme_http.post(f"/workspaces/{WS}/webhooks", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["field"], message in error["message"]) == (field, True)
+    assert "7f3a" not in response.text

@@ -161,3 +161,38 @@ async def test_a_redirect_to_a_private_address_is_refused_at_that_hop(
     assert row.status == DeliveryStatus.FAILED and row.attempts == 1  # refused: not retried
     assert "redirect 1 to 127.0.0.2" in (row.last_error or "") and "non-public address" in (row.last_error or "")
     assert second_loopback.requests == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_another_port_of_the_same_host_is_another_origin(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    with Receiver() as other_port:
+        receiver.script("/moved", [Answer(307, {"location": other_port.url("/here")})])
+        await make_hook(
+            store, receiver.url("/moved"), follow_redirects=True, auth=BasicAuth(username="u", password="p")
+        )
+        await deliver(client, settings.task_queue)
+        [moved] = other_port.requests
+    assert moved.method == "POST" and moved.body  # a 307 repeats the POST...
+    assert not {"authorization", "webhook-signature"} & moved.headers.keys()  # ...but not the credentials
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("location", "follow", "expected"),
+    [
+        ("http://127.0.0.1:99999/x", True, "redirect refused: invalid port 99999"),
+        ("ftp://127.0.0.1/x", True, "redirect refused: not an HTTP URL (ftp:)"),
+        ("http://xn--a.com/", False, "the request could not be made"),  # httpx reads it even when not following
+    ],
+)
+async def test_a_location_that_cannot_be_followed_ends_the_attempt_with_a_reason(
+    client: Client, settings: Settings, store: Store, receiver: Receiver, location: str, follow: bool, expected: str
+) -> None:
+    receiver.script("/odd", [Answer(302, {"location": location})] * 3)
+    hook = await make_hook(store, receiver.url("/odd"), follow_redirects=follow)
+    with pytest.raises(WorkflowFailureError):
+        await deliver(client, settings.task_queue)
+    [row] = await store.list_deliveries(hook.id)
+    assert row.status == DeliveryStatus.FAILED and expected in (row.last_error or "")

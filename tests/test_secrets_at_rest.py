@@ -33,7 +33,7 @@ from models.tables import BasicAuth, BearerAuth, Webhook, WebhookCreate, Workspa
 from services.webhooks import create_webhook, rotate_secret
 from services.workspaces import update_settings
 from starter import publish
-from store import crypto
+from store import crypto, keys
 from store.crypto import EncryptedText, Keyring, NoKeyring, SecretsError
 from store.db import async_url, sync_url
 from store.migrate import downgrade, upgrade
@@ -212,7 +212,7 @@ async def test_rotating_the_key_moves_every_secret_and_deliveries_still_sign(
 
         # The new key first, the old one after it: what was written reads, what is written is k2's.
         use(f"{k2},{k1}")
-        crypto.check_secrets(blank_url)  # a process's start: k2's canary is written
+        keys.check_secrets(blank_url)  # a process's start: k2's canary is written
         assert canary_ids(blank_url) == ["k1", "k2"]
         env = {"WEBHOOKS_DATABASE_URL": blank_url, "WEBHOOKS_SECRETS_KEY": f"{k2},{k1}"}
         done = await webhooks_command("secrets", "reencrypt", "--batch", "2", "--json", env=env)
@@ -232,7 +232,7 @@ async def test_rotating_the_key_moves_every_secret_and_deliveries_still_sign(
 
         # The old key dropped: everything still reads, and a delivery signs with the same secrets.
         use(k2)
-        crypto.check_secrets(blank_url)
+        keys.check_secrets(blank_url)
         hook = await store.get_webhook(stored.hooks["basic"].id)
         assert (hook.secret, hook.previous_secret, hook.auth) == (
             stored.hooks["basic"].secret,
@@ -274,7 +274,7 @@ async def test_reencrypt_runs_beside_a_process_writing(k1_store: tuple[str, Stor
             create = WebhookCreate(name=f"more {n}", event_type="tag.applied", url="https://r.example/in")
             await create_webhook(store, WS, create, allow_private=True)
         hook_id = stored.hooks["plain"].id
-        running = asyncio.ensure_future(asyncio.to_thread(crypto.reencrypt, blank_url, batch=1))
+        running = asyncio.ensure_future(asyncio.to_thread(keys.reencrypt, blank_url, batch=1))
         rotations = 0
         while not running.done() or rotations == 0:
             latest = (await rotate_secret(store, WS, hook_id, timedelta(hours=1))).secret
@@ -298,13 +298,13 @@ async def test_reencrypt_encrypts_secrets_left_in_clear(k1_store: tuple[str, Sto
         conn.execute(text("UPDATE webhooks SET secret = :s WHERE id = :id"), {"s": "whsec_in-clear", "id": hook_id})
     engine.dispose()
     with pytest.raises(SecretsError, match=r"in clear in webhooks.secret .*run `webhooks secrets reencrypt`"):
-        crypto.check_secrets(blank_url)
+        keys.check_secrets(blank_url)
 
-    done = crypto.reencrypt(blank_url)
+    done = keys.reencrypt(blank_url)
 
     assert (done.encrypted_from_clear, done.reencrypted, done.removed_keys) == (1, 0, [])
     assert all(v.startswith("enc:v1:k1:") for v in raw_values(blank_url))
-    crypto.check_secrets(blank_url)
+    keys.check_secrets(blank_url)
     store = Store.from_url(blank_url)
     assert (await store.get_webhook(hook_id)).secret == "whsec_in-clear"
     await store.close()
@@ -369,7 +369,7 @@ async def test_postgresql_with_no_key_is_refused_at_start() -> None:
     for done in (worker, upgraded, listing):
         assert_one_line_error(done, NOT_SET)
     with pytest.raises(SecretsError, match="WEBHOOKS_SECRETS_KEY is not set"):
-        crypto.resolve_keyring(PG_ADMIN_URL, None, Path("unused.key"))
+        keys.resolve_keyring(PG_ADMIN_URL, None, Path("unused.key"))
 
 
 async def test_on_one_machine_the_key_is_a_file_made_on_the_first_run(tmp_path: Path) -> None:
@@ -408,14 +408,14 @@ async def test_on_one_machine_the_key_is_a_file_made_on_the_first_run(tmp_path: 
 
 def test_the_key_file_is_made_once_and_then_read(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "secrets.key"
-    made = crypto.resolve_keyring("sqlite:///x.db", None, path)
-    again = crypto.resolve_keyring("sqlite:///x.db", "", path)
+    made = keys.resolve_keyring("sqlite:///x.db", None, path)
+    again = keys.resolve_keyring("sqlite:///x.db", "", path)
     assert made.active == again.active and made.source.endswith("(made just now)")
     assert again.source == f"the key file {path}"
     assert path.stat().st_mode & 0o777 == 0o600
     assert again.decrypt("webhooks.secret", made.encrypt("webhooks.secret", "whsec_x")) == "whsec_x"
     # The variable, when set, wins over the file.
-    assert crypto.resolve_keyring("sqlite:///x.db", key("env"), path).active == "env"
+    assert keys.resolve_keyring("sqlite:///x.db", key("env"), path).active == "env"
 
 
 @pytest.mark.parametrize(
@@ -429,7 +429,7 @@ def test_the_key_file_is_made_once_and_then_read(tmp_path: Path) -> None:
 )
 def test_a_malformed_key_is_refused_in_one_line(value: str, message: str) -> None:
     with pytest.raises(SecretsError) as refused:
-        crypto.resolve_keyring("postgresql+psycopg://x@127.0.0.1/x", value, Path("unused.key"))
+        keys.resolve_keyring("postgresql+psycopg://x@127.0.0.1/x", value, Path("unused.key"))
     assert str(refused.value) == message
 
 

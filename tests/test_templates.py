@@ -26,6 +26,7 @@ from core.templates import (
     template_context,
 )
 from models.payload import delivery_body
+from models.presets import PRESETS
 from models.samples import sample_event
 
 JSON = BodyFormat.JSON
@@ -57,6 +58,20 @@ def nested(depth: int) -> Any:
 def test_slack_body() -> None:
     body = render('{"text": "New lead: {{contact.name}} ({{contact.tags | join:\', \'}})"}', JSON, context())
     assert body == RenderedBody(b'{"text":"New lead: Jane Doe (VIP, Order Closed)"}', "application/json")
+
+
+def test_a_contacts_name_cannot_ping_a_slack_channel_or_inject_html() -> None:
+    # Contacts choose their own names: markup in them must reach the receiver as text.
+    ctx = context(name="<!channel> & <https://evil.example|Pay here>")
+    slack = rendered('{"text": "{{ contact.name | escape_slack }}"}', ctx)
+    assert slack == {"text": "&lt;!channel&gt; &amp; &lt;https://evil.example|Pay here&gt;"}
+    ctx = context(name='<img src=x onerror="alert(1)">')
+    assert rendered('{"d": "{{ contact.name | escape_html }}"}', ctx) == {"d": '&lt;img src=x onerror="alert(1)"&gt;'}
+    hostile = context(name="<!channel> <b>x</b>")
+    slack = json.loads(render(PRESETS["slack"].body_template or "", JSON, hostile).content)
+    assert "<!channel>" not in slack["text"]
+    freshdesk = json.loads(render(PRESETS["freshdesk"].body_template or "", JSON, hostile).content)
+    assert "<b>" not in freshdesk["description"]  # HTML there; the subject is plain text
 
 
 def test_a_whole_string_placeholder_keeps_the_json_type() -> None:

@@ -6,7 +6,7 @@ Create Date: 2026-11-27 09:00:00
 
 Every value already stored is encrypted under the active key of the keyring that store.migrate
 hands over in the Alembic config's attributes (or, run otherwise, the one the environment
-configures: store.crypto). The downgrade decrypts them back.
+configures: store.keys). The downgrade decrypts them back.
 """
 
 import warnings
@@ -16,7 +16,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import context, op
 
-from store.crypto import Keyring, configured_keyring, decrypt_in_place, encrypt_in_place, write_canary
+from store.crypto import Keyring
+from store.keys import configured_keyring, decrypt_in_place, encrypt_in_place, write_canary
 
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
