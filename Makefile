@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)
 	$(BIN)/webhooks dev
 
-# Tests mostly wait (on retries, timers, a browser): one process per core, each with its own dev server.
+# Tests mostly wait (on retries, timers, a browser): four processes, each with its own dev server,
+# even on two cores (there, 4 min 16 s against 4 min 54 s with one process per core).
 test: $(STAMP) lint
-	$(BIN)/pytest -n auto --maxprocesses 4 --ignore=tests/faults
+	$(BIN)/pytest -n 4 --ignore=tests/faults
 
 # The fault suite: real processes killed and restarted, a 5,000-event burst, an upgrade from the
 # previous release with work in flight (about 7 minutes).
