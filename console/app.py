@@ -217,6 +217,18 @@ def create_console(state: State) -> FastAPI:
         } | preview_context(hook)
         return page(request, "webhook.html", context)
 
+    @console.get("/w/{workspace_id}/webhooks/{webhook_id}/credentials", response_class=HTMLResponse)
+    async def show_credentials(
+        request: Request, store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str
+    ) -> Response:
+        """The receiver's credentials in clear, on a page of their own: asked for, never in passing."""
+        hook = await store.get_webhook(webhook_id, workspace_id)
+        response = page(
+            request, "credentials.html", {"workspace_id": workspace_id, "hook": hook, "auth": hook.receiver_auth}
+        )
+        response.headers["cache-control"] = "no-store"
+        return response
+
     @console.get("/w/{workspace_id}/webhooks/{webhook_id}/edit", response_class=HTMLResponse)
     async def edit_webhook(request: Request, store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Response:
         hook = await store.get_webhook(webhook_id, workspace_id)

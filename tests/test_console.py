@@ -452,7 +452,7 @@ async def test_a_zendesk_webhook_made_from_its_preset_shows_its_request_but_neve
     facts = page.locator(".facts")
     await expect(facts.locator(".preset")).to_have_text("Zendesk: create a ticket")
     await expect(facts.locator(".url")).to_have_text("https://acme.zendesk.com/api/v2/tickets.json")
-    await expect(facts.locator(".auth")).to_have_text("Basic, set")
+    await expect(facts.locator(".auth")).to_have_text("Basic, set (show credentials)")
     await expect(facts.locator(".body-format")).to_have_text("JSON template")
     await expect(facts.locator(".redirects")).to_have_text("not followed")
     html = await page.content()
@@ -508,7 +508,7 @@ async def test_a_template_with_an_unknown_filter_is_refused_under_it_and_kept_as
     await page.get_by_label("Token", exact=True).fill("tok_typed_again")
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_role("status")).to_have_text("Webhook 'Leads' created.")
-    await expect(page.locator(".facts .auth")).to_have_text("Bearer, set")
+    await expect(page.locator(".facts .auth")).to_have_text("Bearer, set (show credentials)")
     [hook] = await store.list_webhooks("ws_acme")
     assert (hook.body_format, hook.preset, hook.receiver_auth) == ("json", None, BearerAuth(token="tok_typed_again"))
 
@@ -536,6 +536,13 @@ async def test_an_edit_keeps_credentials_left_empty_and_removes_them_when_asked(
     await expect(page.locator(".facts .redirects")).to_contain_text("followed")
     saved = await store.get_webhook(hook.id)
     assert (saved.name, saved.follow_redirects, saved.receiver_auth) == ("Helpdesk EU", True, auth)
+
+    # Not on the webhook's page; on a page of their own when asked for.
+    assert "zd_s3cret" not in await page.content()
+    await page.get_by_role("link", name="show credentials").click()
+    await expect(page.locator("#auth-password")).to_have_text("zd_s3cret")
+    await expect(page.locator("#auth-username")).to_have_text("agent@acme.example/token")
+    await page.get_by_role("link", name="Back to the webhook").click()
 
     # A new password alone keeps the user name.
     await page.goto(edit)
