@@ -1,4 +1,5 @@
-"""One delivery attempt, in four steps: build the request, send it, judge the answer, record it.
+"""One delivery attempt, in five steps: build the request, wait for its turn (activities.pacing),
+send it, judge the answer, record it.
 
 Two entry points run the same attempt: `deliver_first`, the first attempt as a local activity in
 the event's workflow task, which returns whatever came of it (a failure that will be retried
@@ -17,12 +18,13 @@ import httpx
 from temporalio import activity
 
 from activities.outage import outage_cause, store_outage_retried
-from activities.retries import format_delay, give_up, retry_later
+from activities.pacing import Hold, Pacer
+from activities.retries import give_up, retry_later
 from activities.sending import Attempt, Redirects, send_signed
 from core import metrics
 from core.errors import NotFound
 from core.outcome import Verdict, classify
-from core.schedule import parse_retry_after, retry_delay
+from core.schedule import format_delay, parse_retry_after, retry_delay
 from core.shaping import shape_request
 from core.templates import TemplateError
 from models.payload import delivery_id_for
@@ -31,6 +33,10 @@ from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
 from store.db import STORE_UNAVAILABLE
 from store.queries import Store, url_host
 
+WAIT_IN_PLACE = timedelta(seconds=2)
+"""A durable attempt held for less than this waits for its turn where it is; longer, it ends and
+comes back at its turn (a retry that uses up no attempt of the schedule)."""
+MIN_HOLD = timedelta(milliseconds=50)
 RECORD_FIRST_PAUSE = timedelta(milliseconds=250)
 RECORD_MAX_PAUSE = timedelta(seconds=2)
 RECORD_MARGIN = timedelta(seconds=1)
@@ -48,6 +54,7 @@ class DeliveryActivities:
         disable_after: timedelta,
     ) -> None:
         self.store = store
+        self.pacer = Pacer(store)
         self.http = http
         self.schedule = schedule
         self.request_timeout = request_timeout
@@ -55,23 +62,32 @@ class DeliveryActivities:
 
     @activity.defn(name="deliver_first")
     async def deliver_first(self, input: DeliveryInput) -> DeliveryOutcome:
-        """The first attempt: its outcome, pending with the delay to the next if it failed."""
+        """The first attempt: its outcome, pending with the delay to the next if it failed, or
+        throttled with the delay to its turn if it was held back (it never waits in place)."""
         with store_outage_retried():
-            return await self._attempt(input, number=1)
+            return await self._attempt(input, number=1, wait_up_to=timedelta(0))
 
     @activity.defn(name="deliver")
     async def deliver(self, input: DeliveryInput) -> DeliveryOutcome:
-        """A later attempt (or every attempt, for a workflow started before local first attempts)."""
+        """A later attempt (or every attempt, for a workflow started before local first attempts).
+        A hold ends the attempt too, counted in its heartbeat so that it uses up no attempt."""
+        info = activity.info()
+        holds: int = info.heartbeat_details[0] if info.heartbeat_details else 0
         with store_outage_retried():
-            result = await self._attempt(input, number=input.prior_attempts + activity.info().attempt)
+            result = await self._attempt(
+                input, number=input.prior_attempts + info.attempt - holds, wait_up_to=WAIT_IN_PLACE
+            )
+        if result.status == DeliveryStatus.THROTTLED and result.retry_in is not None:
+            activity.heartbeat(holds + 1)  # carried to the next attempt, which comes at the turn
+            retry_later(result.detail, result.retry_in)
         if result.status == DeliveryStatus.PENDING and result.retry_in is not None:
             retry_later(f"attempt {result.attempts}: {result.detail}", result.retry_in)
         if result.status == DeliveryStatus.FAILED:
             give_up(result.detail, result.model_dump(mode="json"))
         return result
 
-    async def _attempt(self, input: DeliveryInput, number: int) -> DeliveryOutcome:
-        """Attempt `number` of this run's schedule (1 is the first)."""
+    async def _attempt(self, input: DeliveryInput, number: int, wait_up_to: timedelta) -> DeliveryOutcome:
+        """Attempt `number` of this run's schedule (1 is the first), held back if not its turn."""
         try:
             ctx = await self.store.delivery_context(input.workspace_id, input.event_id, input.webhook_id)
         except NotFound as err:  # the event or its ledger row is gone (removed by hand, or by retention)
@@ -97,9 +113,31 @@ class DeliveryActivities:
             done = ledger.model_copy(update={"attempts": ledger.attempts + 1})
             record = {"attempts": done.attempts, "last_attempt_at": utcnow(), "next_attempt_at": None}
             return await self._gave_up(done, record, f"body template: {err}")
+        lease_for = activity.info().start_to_close_timeout or self.request_timeout
+        turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to)
+        if isinstance(turn, Hold):
+            return await self._held(ledger, turn)
+        cleared_at = utcnow()
         redirects = Redirects(follow=hook.follow_redirects, forward_credentials=hook.forward_credentials)
-        sent = await send_signed(self.http, request, signing_secrets(hook), ledger.id, self.request_timeout, redirects)
+        try:
+            sent = await send_signed(
+                self.http, request, signing_secrets(hook), ledger.id, self.request_timeout, redirects
+            )
+        finally:
+            if turn.leased:
+                await self.pacer.release(hook, ledger.id, utcnow() - cleared_at)
         return await self._judge(ledger, hook, sent, number)
+
+    async def _held(self, ledger: Delivery, hold: Hold) -> DeliveryOutcome:
+        """Not this delivery's turn: no request, no attempt used up; the ledger says until when."""
+        await self.store.update_delivery(
+            ledger.id, status=DeliveryStatus.THROTTLED, next_attempt_at=hold.until, held_reason=hold.reason
+        )
+        wait = max(hold.until - utcnow(), MIN_HOLD)
+        activity.logger.debug("delivery %s held back for %s: %s", ledger.id, format_delay(wait), hold.reason)
+        return outcome(ledger, DeliveryStatus.THROTTLED, f"held back: {hold.reason}").model_copy(
+            update={"retry_in": wait}
+        )
 
     async def _judge(self, ledger: Delivery, hook: Webhook, sent: Attempt, number: int) -> DeliveryOutcome:
         now = utcnow()
@@ -112,6 +150,7 @@ class DeliveryActivities:
             "last_attempt_at": now,
             "next_attempt_at": None,
             "redirects": [asdict(hop) for hop in sent.redirects] or None,
+            "held_reason": None,
         }
         if sent.status_code is not None and sent.error is None:
             judged = classify(sent.status_code, sent.location, hint_redirects=not hook.follow_redirects)
@@ -154,7 +193,7 @@ class DeliveryActivities:
             )
             await self._turn_off(hook, reason, cause="failing")
             return await self._gave_up(done, record, f"{detail}; the webhook was turned off: {reason}", turned_off=True)
-        delay = self._next_delay(sent, number)
+        delay = await self._next_delay(hook, sent, number)
         if delay is None:
             return await self._gave_up(done, record, f"{detail}; gave up after {attempts} attempts")
         await self.store.update_delivery(
@@ -184,13 +223,18 @@ class DeliveryActivities:
                 await asyncio.sleep(pause.total_seconds())
                 pause = min(pause * 2, RECORD_MAX_PAUSE)
 
-    def _next_delay(self, sent: Attempt, number: int) -> timedelta | None:
+    async def _next_delay(self, hook: Webhook, sent: Attempt, number: int) -> timedelta | None:
+        """The schedule's next delay, or the receiver's Retry-After, which then holds the
+        webhook's other deliveries too."""
+        asked = None
+        if sent.status_code is not None and classify(sent.status_code).honours_retry_after:
+            asked = parse_retry_after(sent.retry_after)
+            if asked is not None:
+                await self.pacer.slow_down(hook, sent.status_code, asked)
         scheduled = retry_delay(self.schedule, number)
         if scheduled is None:
             return None
-        if sent.status_code is not None and classify(sent.status_code).honours_retry_after:
-            return parse_retry_after(sent.retry_after) or scheduled
-        return scheduled
+        return asked or scheduled
 
     async def _gave_up(
         self, ledger: Delivery, record: dict[str, Any], detail: str, *, turned_off: bool = False

@@ -8,6 +8,8 @@ from typing import NoReturn
 
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from core.schedule import format_delay
+
 GAVE_UP = "DeliveryGaveUp"
 RETRYING = "DeliveryFailed"
 
@@ -26,14 +28,3 @@ def retry_later(detail: str, delay: timedelta) -> NoReturn:
 def give_up(detail: str, *details: object) -> NoReturn:
     """End the activity for good: no more retries; `details` reach the workflow with the failure."""
     raise ApplicationError(detail, *details, type=GAVE_UP, non_retryable=True, category=ApplicationErrorCategory.BENIGN)
-
-
-def format_delay(delay: timedelta) -> str:
-    seconds = delay.total_seconds()
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"

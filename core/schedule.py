@@ -64,3 +64,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> timedel
             when = when.replace(tzinfo=UTC)
         delay = when - (now or datetime.now(UTC))
     return min(max(delay, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
+
+
+def format_delay(delay: timedelta) -> str:
+    seconds = delay.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -36,6 +36,15 @@ from models.samples import sample_event
 from store.crypto import EncryptedText
 
 MAX_URL_LENGTH = 2048
+MAX_PACE = 1000
+"""The highest rate, burst or concurrency a webhook may set: past it, set none."""
+
+
+class OrderOnFailure(StrEnum):
+    """What an ordered webhook does with a contact's later events once a delivery gave up."""
+
+    RELEASE = "release"
+    HOLD = "hold"
 
 
 def utcnow() -> datetime:
@@ -120,11 +129,34 @@ class WebhookBase(SQLModel):
     """For `json` and `form`: a JSON document whose strings may hold placeholders (core.templates)."""
     preset: str | None = Field(default=None, max_length=32)
     """The receiver preset the webhook was made from (models.presets), for the console's label."""
+    max_per_second: float | None = Field(default=None, gt=0, le=MAX_PACE)
+    """At most this many requests a second to this webhook, whichever worker sends them (None: no
+    limit). Deliveries over it wait their turn without using up an attempt (activities.pacing)."""
+    burst: int | None = Field(default=None, ge=1, le=MAX_PACE)
+    """With max_per_second: how many may go at once before the pace applies (1, the default:
+    evenly spaced). No 1-second window sees more than max_per_second + burst."""
+    max_in_flight: int | None = Field(default=None, ge=1, le=MAX_PACE)
+    """At most this many requests open at once to this webhook (None: no cap)."""
+    ordered: bool = False
+    """One contact's events go out one at a time, in the order they occurred (ties: the order
+    they were received); a failing delivery holds back only that contact's later events."""
+    ordered_on_failure: OrderOnFailure = Field(
+        default=OrderOnFailure.RELEASE, sa_column=Column(String(8), nullable=False)
+    )
+    """With ordered: when a delivery gives up, `release` lets the contact's next events go;
+    `hold` keeps them waiting until the failed one is redelivered (or the webhook set to release)."""
 
     @field_validator("name")
     @classmethod
     def _strip(cls, value: str) -> str:
         return strip_name(value)
+
+    @field_validator("burst")
+    @classmethod
+    def _burst_with_pace(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("max_per_second") is None and "max_per_second" in info.data:
+            raise ValueError("only with max_per_second: set a rate for the burst to be part of, or leave it out")
+        return value
 
     @field_validator("headers")
     @classmethod
@@ -261,6 +293,12 @@ class WebhookUpdate(SQLModel):
     body_format: BodyFormat | None = None
     body_template: str | None = None
     preset: str | None = None
+    max_per_second: float | None = None
+    """Null removes the limit (as for max_in_flight and burst)."""
+    burst: int | None = None
+    max_in_flight: int | None = None
+    ordered: bool | None = None
+    ordered_on_failure: OrderOnFailure | None = None
     auth: ReceiverAuth | None = None
     """Replaces the credentials (the old ones are never shown); null removes them."""
 
@@ -381,6 +419,14 @@ class DeliveryStatus(StrEnum):
     """Gave up: the schedule ran out, or the answer said not to retry (410)."""
     SKIPPED = "skipped"
     """Not sent: the webhook was turned off or deleted before its attempt."""
+    THROTTLED = "throttled"
+    """Held back, using up no attempt: by the webhook's rate limit or concurrency cap, by the
+    receiver's Retry-After, or (ordered) behind an earlier event of the same contact. `held_reason`
+    says which, `next_attempt_at` until when."""
+
+
+UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.THROTTLED)
+"""Not delivered yet, and not given up: a workflow is still at it."""
 
 
 class StoredEvent(SQLModel, table=True):
@@ -402,6 +448,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("workspace_id", "event_id", "webhook_id", name="uq_deliveries_event_hook"),
         Index("ix_deliveries_webhook", "webhook_id", "created_at", "id"),
+        Index("ix_deliveries_contact_order", "webhook_id", "contact_id", "occurred_at"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -420,10 +467,46 @@ class Delivery(SQLModel, table=True):
     latency_ms: float | None = None
     redirects: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     """The last attempt's redirect chain: each hop's status and host, in order."""
+    held_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """Why the delivery is throttled (status throttled), until its next attempt."""
+    contact_id: str | None = Field(default=None, max_length=200)
+    occurred_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    """The event's contact and time, which order an ordered webhook's deliveries (ties: created_at)."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
     last_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     next_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     delivered_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+
+
+class WebhookPace(SQLModel, table=True):
+    """A webhook's pacing, shared by every worker (activities.pacing): the next slot its rate
+    allows, the end of the queue of held deliveries, and a pause its receiver asked for."""
+
+    __tablename__ = "webhook_pacing"
+
+    webhook_id: str = Field(primary_key=True, max_length=40)
+    next_slot: datetime = Field(sa_column=aware())
+    """The rate's theoretical arrival time (GCRA): a request may go when it is at most the burst
+    ahead of now."""
+    queue_end: datetime = Field(sa_column=aware())
+    """The latest turn handed to a held delivery: the next one held comes back a pace after it."""
+    paused_until: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    paused_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """A 429 or 503 with Retry-After: every delivery to the webhook waits until then."""
+    latency_ms: float | None = None
+    """Recent request latency (a moving average): how often a slot frees under max_in_flight."""
+
+
+class DeliveryLease(SQLModel, table=True):
+    """A request open to a webhook with max_in_flight: taken before the send, dropped after, and
+    expired after the attempt's timeout should its worker die with it."""
+
+    __tablename__ = "delivery_leases"
+    __table_args__ = (Index("ix_delivery_leases_webhook", "webhook_id", "expires_at"),)
+
+    delivery_id: str = Field(primary_key=True, max_length=40)
+    webhook_id: str = Field(max_length=40)
+    expires_at: datetime = Field(sa_column=aware())
 
 
 class DeliveryPublic(SQLModel):
@@ -440,6 +523,7 @@ class DeliveryPublic(SQLModel):
     response_excerpt: str | None
     latency_ms: float | None
     redirects: list[dict[str, Any]] | None = None
+    held_reason: str | None = None
     """The last attempt's redirect chain: each hop's status and host, in order."""
     created_at: datetime
     last_attempt_at: datetime | None

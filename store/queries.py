@@ -22,16 +22,19 @@ from models.events import DATETIME_TYPE, EventConflict, TriggerEvent, same_conte
 from models.payload import delivery_id_for
 from models.runs import MatchedWebhook, MatchResult
 from models.tables import (
+    UNFINISHED,
     ApiKey,
     Delivery,
     DeliveryStatus,
     Folder,
     StoredEvent,
     Webhook,
+    WebhookPace,
     WorkspaceSettings,
     utcnow,
 )
 from store.db import create_engine
+from store.pacing import PacingStore
 
 
 @dataclass(frozen=True)
@@ -57,18 +60,22 @@ class DeliveryContext:
     delivery: Delivery
     webhook: Webhook | None
     event: dict[str, Any]
+    paused_until: datetime | None = None
+    paused_reason: str | None = None
+    """A pause the webhook's receiver asked for (429/503 with Retry-After), if one was set."""
 
 
 # The two statements every delivery attempt runs, built once: building one (operators, coercions,
 # its cache key) cost as much CPU as running it on SQLite.
 DELIVERY_CONTEXT = (
-    select(Delivery, StoredEvent.body, Webhook)
+    select(Delivery, StoredEvent.body, Webhook, WebhookPace)
     .join(
         StoredEvent,
         (col(StoredEvent.workspace_id) == col(Delivery.workspace_id))
         & (col(StoredEvent.event_id) == col(Delivery.event_id)),
     )
     .join(Webhook, col(Webhook.id) == col(Delivery.webhook_id), isouter=True)
+    .join(WebhookPace, col(WebhookPace.webhook_id) == col(Delivery.webhook_id), isouter=True)
     .where(col(Delivery.id) == bindparam("delivery_id"))
 )
 UPDATE_DELIVERY = update(Delivery).where(col(Delivery.id) == bindparam("delivery_id"))
@@ -82,6 +89,7 @@ INSERT_DELIVERY = insert(Delivery)
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.pacing = PacingStore(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -131,6 +139,8 @@ class Store:
                                 event_type=event.type,
                                 workflow_id=workflow_id,
                                 is_test=event.test_webhook_id is not None,
+                                contact_id=event.contact.id,
+                                occurred_at=event.occurred_at,
                             ).model_dump()
                             for hook in hooks
                         ],
@@ -216,8 +226,10 @@ class Store:
             row = (await session.exec(DELIVERY_CONTEXT, params={"delivery_id": delivery_id})).first()
         if row is None:
             raise NotFound(f"no delivery {delivery_id} of event {event_id} to webhook {webhook_id}")
-        delivery, body, webhook = row
-        return DeliveryContext(delivery=delivery, webhook=webhook, event=dict(body))
+        delivery, body, webhook, pace = row
+        if pace is None:
+            return DeliveryContext(delivery, webhook, dict(body))
+        return DeliveryContext(delivery, webhook, dict(body), pace.paused_until, pace.paused_reason)
 
     async def update_delivery(self, delivery_id: str, **values: Any) -> None:
         # A Core statement on a connection: every attempt writes here, and an ORM session's
@@ -330,6 +342,7 @@ class Store:
             await session.commit()
         if result.rowcount == 0:
             raise NotFound(f"no webhook {webhook_id}", "webhook_id")
+        await self.pacing.forget(webhook_id)
 
     # --- folders -------------------------------------------------------------------------------
 
@@ -440,7 +453,7 @@ class Store:
             ids = (
                 await session.exec(
                     select(Delivery.id)
-                    .where(col(Delivery.created_at) < cutoff, Delivery.status != DeliveryStatus.PENDING)
+                    .where(col(Delivery.created_at) < cutoff, col(Delivery.status).not_in(UNFINISHED))
                     .limit(batch)
                 )
             ).all()

@@ -16,7 +16,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from activities.matching import MatchingActivities
-    from activities.retries import format_delay
+    from core.schedule import format_delay
     from models.events import TriggerEvent
     from models.payload import NOTIFICATION_TYPE, notification_workflow_id_for
     from models.runs import (
@@ -62,14 +62,25 @@ async def deliver(
     matches: MatchResult,
     on_retry: Callable[[DeliveryOutcome], None] | None = None,
 ) -> DeliveryOutcome:
-    """One webhook's delivery: its first attempt here, then the retry schedule if that failed
-    (`on_retry` hears of the failed first attempt); a final failure becomes an outcome. A workflow
+    """One webhook's delivery: its first attempt here, then the retry schedule if that failed, or
+    the durable activity at its turn if it was held back (`on_retry` hears of either); a final
+    failure becomes an outcome. A workflow
     matched by an earlier release delivers as that release did (see MatchResult.delivery_shape)."""
     ids = DeliveryInput(workspace_id=event.workspace_id, event_id=event.event_id, webhook_id=hook.webhook_id)
     attempt_timeout, where = matches.attempt_timeout, f"{hook.name} at {hook.host}"
     first = None if matches.delivery_shape == ALL_DURABLE else await first_attempt(ids, hook, attempt_timeout)
     if first is None:  # every attempt durable, or the first one itself broke (the store down): at once
         outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {where}")
+    elif first.status == DeliveryStatus.THROTTLED and first.retry_in is not None:
+        # Held back before it was sent (a limit, a pause, an earlier event of the contact): it
+        # waits for its turn on a timer, then the durable activity makes attempt 1. Only workers
+        # of this release or later return such an outcome, so earlier histories replay as before.
+        if on_retry is not None:
+            on_retry(first)
+        await workflow.sleep(
+            first.retry_in, summary=f"{where} {first.detail}; its turn in {format_delay(first.retry_in)}"
+        )
+        outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {where} at its turn")
     elif first.status == DeliveryStatus.PENDING and first.retry_in is not None:
         if on_retry is not None:
             on_retry(first)

@@ -30,6 +30,7 @@ TIMERS_TIMEOUT = timedelta(seconds=30)
 FAILED = "DeliveriesFailed"
 RETRYING = "retrying"
 UNFINISHED_SHOWN = 20
+UNSETTLED = {DeliveryStatus.PENDING: RETRYING, DeliveryStatus.THROTTLED: "held back", DeliveryStatus.FAILED: "gave up"}
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -135,12 +136,13 @@ class TriggerEventWorkflow:
                 for status in (
                     DeliveryStatus.DELIVERED,
                     DeliveryStatus.PENDING,
+                    DeliveryStatus.THROTTLED,
                     DeliveryStatus.SKIPPED,
                     DeliveryStatus.FAILED,
                 )
                 if counts[status]
             )
-        if counts[DeliveryStatus.PENDING] or counts[DeliveryStatus.FAILED]:
+        if any(counts[status] for status in UNSETTLED):
             details += "".join(self._unfinished(matches))
         if matches.conflict:
             details += f"\n\n{matches.conflict}"
@@ -152,8 +154,8 @@ class TriggerEventWorkflow:
         lines = []
         for hook in matches.webhooks:
             outcome = self._outcomes.get(hook.webhook_id)
-            if outcome is not None and outcome.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED):
-                state = RETRYING if outcome.status == DeliveryStatus.PENDING else "gave up"
+            if outcome is not None and outcome.status in UNSETTLED:
+                state = UNSETTLED[outcome.status]
                 lines.append(f"\n- {state}: {hook.name} at {hook.host} ({hook.webhook_id}), {outcome.detail}")
         if len(lines) > UNFINISHED_SHOWN:
             lines[UNFINISHED_SHOWN:] = [f"\n- and {len(lines) - UNFINISHED_SHOWN} more"]
