@@ -85,7 +85,7 @@ class Pacer:
 
         async def admit(take_turn: bool) -> pacing.Admitted | pacing.Held:
             return await self.store.pacing.admit(
-                hook.id, ledger.id, limits, now, returning=returning, take_turn=take_turn, lease_until=now + lease_for
+                hook.id, ledger.id, limits, returning=returning, take_turn=take_turn, lease_for=lease_for
             )
 
         # With no time to wait in place, a hold takes its turn in the queue at once.

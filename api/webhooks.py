@@ -19,7 +19,6 @@ from models.tables import (
     DeliveryPublic,
     DeliveryStatus,
     WebhookCreate,
-    WebhookPage,
     WebhookPublic,
     WebhookUpdate,
     WebhookWithSecret,
@@ -63,8 +62,9 @@ async def list_webhooks(
     enabled: bool | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
-) -> WebhookPage:
-    """Oldest first; `next_cursor` continues the list."""
+) -> service.WebhookShownPage:
+    """Oldest first; `next_cursor` continues the list. Each webhook says how many of its
+    deliveries are `waiting` (held back now, status `throttled`)."""
     return await service.list_webhooks(
         store,
         workspace_id,
@@ -86,8 +86,10 @@ async def create_webhook(
 
 
 @router.get("/webhooks/{webhook_id}")
-async def show_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> WebhookPublic:
-    return public(await store.get_webhook(webhook_id, workspace_id))
+async def show_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> service.WebhookShown:
+    """The webhook, and how many of its deliveries are `waiting` (held back now: status
+    `throttled`, `GET .../deliveries?status=throttled` lists them with their `held_reason`)."""
+    return await service.show_webhook(store, workspace_id, webhook_id)
 
 
 @router.patch("/webhooks/{webhook_id}")

@@ -4,6 +4,7 @@ services as the API. The command line acts as an operator: on any workspace, wit
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from models.tables import (
     DeliveryStatus,
     FolderCreate,
     FolderPublic,
+    OrderOnFailure,
     Webhook,
     WebhookCreate,
     WebhookPublic,
@@ -90,6 +92,48 @@ AuthKind = Annotated[
     ),
 ]
 AuthUser = Annotated[str | None, typer.Option("--auth-user", help="The user name, with --auth basic.")]
+MaxPerSecond = Annotated[
+    float | None,
+    typer.Option(
+        "--max-per-second",
+        help="At most this many requests a second to the webhook, whichever worker sends them "
+        "(up to 1000; 0.5 is one every 2 seconds). Deliveries over it wait, using up no attempt.",
+        show_default=False,
+    ),
+]
+Burst = Annotated[
+    int | None,
+    typer.Option(
+        "--burst",
+        help="With --max-per-second: how many may go at once before the pace applies (default 1: evenly spaced).",
+        show_default=False,
+    ),
+]
+MaxInFlight = Annotated[
+    int | None,
+    typer.Option("--max-in-flight", help="At most this many requests open at once (up to 1000).", show_default=False),
+]
+Ordered = Annotated[
+    bool | None,
+    typer.Option(
+        "--ordered/--unordered",
+        help="Send one contact's events one at a time, in the order they occurred.",
+        show_default=False,
+    ),
+]
+OrderedOnFailure = Annotated[
+    OrderOnFailure | None,
+    typer.Option(
+        "--ordered-on-failure",
+        help="With --ordered, when a delivery gives up: release the contact's next events, "
+        "or hold them until it is redelivered.",
+        show_default=False,
+    ),
+]
+NoRateLimit = Annotated[
+    bool, typer.Option("--no-rate-limit", help="Remove the rate limit (--max-per-second and --burst).")
+]
+NoMaxInFlight = Annotated[bool, typer.Option("--no-max-in-flight", help="Remove the cap on requests open at once.")]
 
 
 def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
@@ -143,6 +187,35 @@ def receiver_options(
     return values
 
 
+def pacing_options(
+    max_per_second: float | None,
+    burst: int | None,
+    max_in_flight: int | None,
+    ordered: bool | None,
+    ordered_on_failure: OrderOnFailure | None,
+    *,
+    no_rate_limit: bool = False,
+    no_max_in_flight: bool = False,
+) -> dict[str, Any]:
+    """The pacing options given, as webhook fields; the `--no-...` ones as nulls (a removed limit)."""
+    if no_rate_limit and (max_per_second is not None or burst is not None):
+        fail("--no-rate-limit removes the rate and its burst: give it without --max-per-second and --burst")
+    if no_max_in_flight and max_in_flight is not None:
+        fail("--no-max-in-flight removes the cap: give it without --max-in-flight")
+    if max_per_second is not None and not math.isfinite(max_per_second):
+        fail("max_per_second: must be a number greater than 0 and at most 1000")
+    given = {
+        "max_per_second": max_per_second, "burst": burst, "max_in_flight": max_in_flight,
+        "ordered": ordered, "ordered_on_failure": ordered_on_failure,
+    }  # fmt: skip
+    values: dict[str, Any] = {field: value for field, value in given.items() if value is not None}
+    if no_rate_limit:
+        values |= {"max_per_second": None, "burst": None}
+    if no_max_in_flight:
+        values["max_in_flight"] = None
+    return values
+
+
 def read_text(path: Path, option: str) -> str:
     if str(path) == "-":
         return sys.stdin.read()
@@ -167,8 +240,41 @@ def read_auth(kind: str, user: str | None) -> dict[str, str] | None:
     return {"type": "bearer", "token": secret}
 
 
-def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None, credentials: str | None = None) -> None:
-    """`credentials`: the receiver's, in clear, only when asked for (`show --secret`)."""
+def rate(value: float) -> str:
+    """A rate as typed: 20, 0.5."""
+    return f"{value:g}"
+
+
+def pacing_words(hook: Webhook | WebhookPublic) -> str | None:
+    """The webhook's rate limit and concurrency cap in words, or None when it has neither."""
+    words = []
+    if hook.max_per_second is not None:
+        burst = f" (bursts of {hook.burst})" if hook.burst and hook.burst > 1 else ""
+        words.append(f"at most {rate(hook.max_per_second)} a second{burst}")
+    if hook.max_in_flight is not None:
+        words.append(f"at most {hook.max_in_flight} at once")
+    return ", ".join(words) or None
+
+
+def pacing_brief(hook: Webhook | WebhookPublic) -> str:
+    """The same for a table's cell: `20/s burst 5, 3 at once, ordered (hold)`."""
+    parts = []
+    if hook.max_per_second is not None:
+        parts.append(
+            f"{rate(hook.max_per_second)}/s" + (f" burst {hook.burst}" if hook.burst and hook.burst > 1 else "")
+        )
+    if hook.max_in_flight is not None:
+        parts.append(f"{hook.max_in_flight} at once")
+    if hook.ordered:
+        parts.append("ordered" + (" (hold)" if hook.ordered_on_failure == OrderOnFailure.HOLD else ""))
+    return ", ".join(parts)
+
+
+def show_hook(
+    hook: Webhook | WebhookPublic, secret: str | None = None, credentials: str | None = None, waiting: int | None = None
+) -> None:
+    """`credentials`: the receiver's, in clear, only when asked for (`show --secret`); `waiting`:
+    how many of its deliveries are held back now (`show`)."""
     state = "on" if hook.enabled else f"off ({hook.disabled_reason})" if hook.disabled_reason else "off"
     typer.echo(f"{hook.id}  {hook.name}")
     typer.echo(f"  workspace  {hook.workspace_id}" + (f"  folder {hook.folder_id}" if hook.folder_id else ""))
@@ -188,6 +294,14 @@ def show_hook(hook: Webhook | WebhookPublic, secret: str | None = None, credenti
         typer.echo(f"  redirects  followed (to other hosts {forwarded} signature, headers and auth)")
     if hook.preset:
         typer.echo(f"  preset     {hook.preset}")
+    if (paced := pacing_words(hook)) is not None:
+        typer.echo(f"  pacing     {paced}")
+    if hook.ordered:
+        held = hook.ordered_on_failure == OrderOnFailure.HOLD
+        then = "hold the next until it is redelivered" if held else "release the next"
+        typer.echo(f"  ordered    one at a time per contact, in order; when one gives up: {then}")
+    if waiting is not None and (waiting or paced or hook.ordered):
+        typer.echo(f"  waiting    {waiting} deliver{'y' if waiting == 1 else 'ies'} held back (status throttled)")
     typer.echo(
         f"  state      {state}" + (f", since {hook.disabled_at:%Y-%m-%d %H:%M:%S} UTC" if hook.disabled_at else "")
     )
@@ -229,6 +343,11 @@ def hook_create(
     template: TemplateFile = None,
     auth: AuthKind = None,
     auth_user: AuthUser = None,
+    max_per_second: MaxPerSecond = None,
+    burst: Burst = None,
+    max_in_flight: MaxInFlight = None,
+    ordered: Ordered = None,
+    ordered_on_failure: OrderedOnFailure = None,
     json_: bool = JsonOption,
 ) -> None:
     """Create a webhook; prints it with its signing secret."""
@@ -247,6 +366,7 @@ def hook_create(
     values |= {"filter": pairs("--filter", filter)}
     values["headers"] = values.get("headers", {}) | pairs("--header", header)
     values |= receiver_options(follow_redirects, forward_credentials, body_format, template, auth, auth_user)
+    values |= pacing_options(max_per_second, burst, max_in_flight, ordered, ordered_on_failure)
 
     async def work(store: Store) -> Webhook:
         create = WebhookCreate.model_validate(values)
@@ -268,15 +388,23 @@ def hook_list(
     enabled: Annotated[bool | None, typer.Option("--enabled/--disabled", help="Only on, or only off.")] = None,
     json_: bool = JsonOption,
 ) -> None:
-    """List a workspace's webhooks, oldest first."""
-    hooks = with_store(lambda s: s.list_webhooks(workspace, folder_id=folder, event_type=event, enabled=enabled))
-    shown = [public(h) for h in hooks]
+    """List a workspace's webhooks, oldest first, with their pacing and how many deliveries wait."""
+
+    async def work(store: Store) -> list[service.WebhookShown]:
+        hooks = await store.list_webhooks(workspace, folder_id=folder, event_type=event, enabled=enabled)
+        waiting = await store.pacing.waiting([h.id for h in hooks])
+        return [service.shown(h, waiting) for h in hooks]
+
+    shown = with_store(work)
     emit(
         shown,
         json_,
         lambda: table(
-            [(h.id, h.name, h.event_type, "on" if h.enabled else "off", h.url) for h in shown],
-            ["ID", "NAME", "TRIGGER", "STATE", "URL"],
+            [
+                (h.id, h.name, h.event_type, "on" if h.enabled else "off", pacing_brief(h), h.waiting or "", h.url)
+                for h in shown
+            ],
+            ["ID", "NAME", "TRIGGER", "STATE", "PACING", "WAITING", "URL"],
         ),
     )
 
@@ -289,13 +417,20 @@ def hook_show(
     ] = False,
     json_: bool = JsonOption,
 ) -> None:
-    """Show one webhook; --secret adds its signing secret and the receiver's credentials."""
-    hook = with_store(lambda s: s.get_webhook(hook_id))
+    """Show one webhook, with how many of its deliveries are held back now (waiting); --secret adds
+    its signing secret and the receiver's credentials."""
+
+    async def work(store: Store) -> tuple[Webhook, int]:
+        hook = await store.get_webhook(hook_id)
+        return hook, (await store.pacing.waiting([hook.id])).get(hook.id, 0)
+
+    hook, waiting = with_store(work)
     shown: dict[str, Any] = (WebhookWithSecret if secret else WebhookPublic).of(hook).model_dump(mode="json")
+    shown["waiting"] = waiting
     if secret and hook.receiver_auth is not None:
         shown["auth"] = hook.receiver_auth.model_dump()  # asked for: in clear
     revealed = hook.receiver_auth.model_dump_json() if secret and hook.receiver_auth else None
-    emit(shown, json_, lambda: show_hook(hook, hook.secret if secret else None, revealed))
+    emit(shown, json_, lambda: show_hook(hook, hook.secret if secret else None, revealed, waiting))
 
 
 @hook_app.command("update")
@@ -317,12 +452,23 @@ def hook_update(
     template: TemplateFile = None,
     auth: AuthKind = None,
     auth_user: AuthUser = None,
+    max_per_second: MaxPerSecond = None,
+    burst: Burst = None,
+    max_in_flight: MaxInFlight = None,
+    ordered: Ordered = None,
+    ordered_on_failure: OrderedOnFailure = None,
+    no_rate_limit: NoRateLimit = False,
+    no_max_in_flight: NoMaxInFlight = False,
     json_: bool = JsonOption,
 ) -> None:
     """Change a webhook; what is not given keeps its value."""
     values: dict[str, Any] = {"name": name, "event_type": event, "url": url}
     change = {k: v for k, v in values.items() if v is not None}
     change |= receiver_options(follow_redirects, forward_credentials, body_format, template, auth, auth_user)
+    change |= pacing_options(
+        max_per_second, burst, max_in_flight, ordered, ordered_on_failure,
+        no_rate_limit=no_rate_limit, no_max_in_flight=no_max_in_flight,
+    )  # fmt: skip
     if filter is not None:
         change["filter"] = pairs("--filter", [f for f in filter if f])
     if header is not None:
@@ -533,7 +679,7 @@ def deliveries_list(
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
     json_: bool = JsonOption,
 ) -> None:
-    """A webhook's recent deliveries, newest first."""
+    """A webhook's recent deliveries, newest first; a held one (throttled) says why and until when."""
     settings = Settings()
 
     async def work(store: Store) -> list[DeliveryPublic]:
@@ -557,13 +703,21 @@ def deliveries_list(
                     d.attempts,
                     d.last_status_code,
                     f"{d.created_at:%Y-%m-%d %H:%M:%S}",
-                    d.last_error or "",
+                    detail(d),
                 )
                 for d in shown
             ],
-            ["DELIVERY", "EVENT", "STATUS", "ATTEMPTS", "HTTP", "CREATED (UTC)", "LAST ERROR"],
+            ["DELIVERY", "EVENT", "STATUS", "ATTEMPTS", "HTTP", "CREATED (UTC)", "LAST ERROR / HELD BACK"],
         ),
     )
+
+
+def detail(delivery: DeliveryPublic) -> str:
+    """The last error; for a held delivery, why it is held and until when."""
+    if delivery.status == DeliveryStatus.THROTTLED and delivery.held_reason:
+        until = f" until {delivery.next_attempt_at:%H:%M:%S} UTC" if delivery.next_attempt_at else ""
+        return f"held{until}: {delivery.held_reason}"
+    return delivery.last_error or ""
 
 
 @deliveries_app.command("show")

@@ -19,7 +19,15 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
 
 from api.deps import ClientDep, SettingsDep, StoreDep
-from console.forms import AUTH_KINDS, BODY_FORMATS, CONDITION_LABELS, FieldError, WebhookForm, auth_kind
+from console.forms import (
+    AUTH_KINDS,
+    BODY_FORMATS,
+    CONDITION_LABELS,
+    ON_FAILURE,
+    FieldError,
+    WebhookForm,
+    auth_kind,
+)
 from console.session import (
     PREFIX,
     PageError,
@@ -36,7 +44,7 @@ from core.errors import ServiceError
 from models.events import FILTER_KEYS, TRIGGER_LABELS, describe_trigger
 from models.presets import PRESETS
 from models.preview import ReceiverAnswer, RequestPreview
-from models.tables import DeliveryStatus, FolderCreate, Webhook, WebhookUpdate
+from models.tables import DeliveryStatus, FolderCreate, OrderOnFailure, Webhook, WebhookUpdate
 from services import deliveries, redelivery
 from services import webhooks as hooks
 from services.access import Unauthorized, authenticate
@@ -56,6 +64,7 @@ templates.env.globals.update(
     presets=PRESETS,
     body_formats=BODY_FORMATS,
     auth_kinds=AUTH_KINDS,
+    on_failure=ON_FAILURE,
     template_example='{"text": "New lead: {{ contact.name }} ({{ contact.tags | join:\', \' }})"}',
 )
 RECENT_DELIVERIES = 25
@@ -129,6 +138,7 @@ def create_console(state: State) -> FastAPI:
             raise PageError(404, f"no folder {folder} in workspace {workspace_id}")
         listed = await store.list_webhooks(workspace_id, folder_id=folder or None, limit=500)
         latest = await store.latest_deliveries([h.id for h in listed])
+        waiting = await store.pacing.waiting([h.id for h in listed])
         counts = await store.webhooks_per_folder(workspace_id)
         context = {
             "workspace_id": workspace_id,
@@ -137,6 +147,7 @@ def create_console(state: State) -> FastAPI:
             "current": current,
             "webhooks": listed,
             "latest": latest,
+            "waiting": waiting,
             "folder_names": {f.id: f.name for f in folders},
         }
         return page(request, "webhooks.html", context)
@@ -205,6 +216,7 @@ def create_console(state: State) -> FastAPI:
     ) -> Response:
         hook = await store.get_webhook(webhook_id, workspace_id)
         recent = await store.list_deliveries(hook.id, limit=RECENT_DELIVERIES)
+        waiting = (await store.pacing.waiting([hook.id])).get(hook.id, 0)
         folder = await store.get_folder(hook.folder_id, workspace_id) if hook.folder_id else None
         context = {
             "workspace_id": workspace_id,
@@ -212,6 +224,8 @@ def create_console(state: State) -> FastAPI:
             "folder": folder,
             "deliveries": [deliveries.public(d, settings.ui_url, client.namespace) for d in recent],
             "failed": DeliveryStatus.FAILED,
+            "throttled": DeliveryStatus.THROTTLED,
+            "waiting": waiting,
             "preset": PRESETS.get(hook.preset or ""),
             "auth": auth_kind(hook.receiver_auth),
         } | preview_context(hook)
@@ -368,6 +382,46 @@ def redirect_chain(hops: list[dict[str, Any]] | None) -> str:
     return " → ".join(f"{hop.get('status_code', '?')} {hop.get('host', '?')}" for hop in hops or ())
 
 
+def rate(value: float) -> str:
+    return f"{value:g}"
+
+
+def pace_badges(hook: Webhook) -> list[tuple[str, str]]:
+    """The Webhooks list's badges for a webhook's pacing: (text, what it means), e.g. `≤20/s`."""
+    badges = []
+    if hook.max_per_second is not None:
+        per_second, burst = rate(hook.max_per_second), hook.burst or 1
+        spacing = f"up to {burst} at once" if burst > 1 else "evenly spaced"
+        text = f"≤{per_second}/s" + (f", burst {burst}" if burst > 1 else "")
+        badges.append((text, f"at most {per_second} requests a second, {spacing}"))
+    if hook.max_in_flight is not None:
+        badges.append((f"{hook.max_in_flight} at once", f"at most {hook.max_in_flight} requests open at once"))
+    if hook.ordered:
+        held = hook.ordered_on_failure == OrderOnFailure.HOLD
+        badges.append(("ordered", "each contact's events in order" + (", held after a failure" if held else "")))
+    return badges
+
+
+def pacing_words(hook: Webhook) -> str:
+    """The webhook page's Pacing: its rate limit and concurrency cap in words."""
+    words = []
+    if hook.max_per_second is not None:
+        burst = hook.burst or 1
+        spacing = f"up to {burst} at once" if burst > 1 else "evenly spaced"
+        words.append(f"at most {rate(hook.max_per_second)} requests a second ({spacing})")
+    if hook.max_in_flight is not None:
+        words.append(f"at most {hook.max_in_flight} open at once")
+    return "; ".join(words) or "no limit"
+
+
+def order_words(hook: Webhook) -> str:
+    """The webhook page's Order: as they come, or each contact's in order and what a failure does."""
+    if not hook.ordered:
+        return "as they come"
+    then = "wait until it is redelivered" if hook.ordered_on_failure == OrderOnFailure.HOLD else "go on"
+    return f"each contact's events one at a time, in order; when one gives up, the contact's next events {then}"
+
+
 def guide_parts(guide: str) -> list[tuple[str, str]]:
     """A preset's guide as ("text" | "code", paragraph): a paragraph of `//` comments and code (the
     Apps Script to paste) is shown as code, the rest as text."""
@@ -375,7 +429,13 @@ def guide_parts(guide: str) -> list[tuple[str, str]]:
     return [("code" if part.lstrip().startswith("//") else "text", part) for part in parts]
 
 
-templates.env.globals.update(redirect_chain=redirect_chain, guide_parts=guide_parts)
+templates.env.globals.update(
+    redirect_chain=redirect_chain,
+    guide_parts=guide_parts,
+    pace_badges=pace_badges,
+    pacing_words=pacing_words,
+    order_words=order_words,
+)
 
 
 def validated_folder(name: str) -> FolderCreate:

@@ -8,6 +8,7 @@ are read from a post and never written back into a page."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from core.errors import ServiceError
 from core.templates import BodyFormat
 from models.events import FILTER_KEYS, describe, problems_of
 from models.presets import PRESETS, Preset, apply_preset, substitute
-from models.tables import BasicAuth, BearerAuth, Webhook, WebhookCreate, WebhookUpdate
+from models.tables import MAX_PACE, BasicAuth, BearerAuth, OrderOnFailure, Webhook, WebhookCreate, WebhookUpdate
 
 CONDITION_LABELS: dict[str, tuple[str, str]] = {
     # key: (label, hint)
@@ -38,10 +39,17 @@ BODY_FORMATS: dict[str, str] = {
     BodyFormat.FORM: "Form template",
 }
 AUTH_KINDS: dict[str, str] = {"none": "None", "basic": "Basic", "bearer": "Bearer"}
+ON_FAILURE: dict[str, str] = {
+    OrderOnFailure.RELEASE: "Release: send the next ones",
+    OrderOnFailure.HOLD: "Hold: wait until it is redelivered",
+}
 FORM_FIELDS = (
     "name", "folder_id", "event_type", "filter", "url", "headers",
     "body_format", "body_template", "follow_redirects", "forward_credentials",
+    "max_per_second", "burst", "max_in_flight", "ordered", "ordered_on_failure",
 )  # fmt: skip
+PACE_INPUTS = ("max_per_second", "burst", "max_in_flight")
+"""The Pacing section's number inputs: empty is no limit."""
 AUTH_INPUTS = ("username", "password", "token")
 PREFIXED = re.compile(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
 """A message that names its field first (`body_template: required when ...`)."""
@@ -49,6 +57,13 @@ PREFIXED = re.compile(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
 
 def auth_kind(auth: BasicAuth | BearerAuth | None) -> str:
     return "none" if auth is None else auth.type
+
+
+def number_text(value: float | None) -> str:
+    """A stored limit as the form shows it: 20, not 20.0; empty for none."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass
@@ -76,6 +91,12 @@ class WebhookForm:
     token: str = field(default="", repr=False)
     """Read from a post, never rendered."""
     remove_auth: bool = False
+    max_per_second: str = ""
+    burst: str = ""
+    max_in_flight: str = ""
+    """The Pacing section's limits as typed; empty: no limit."""
+    ordered: bool = False
+    ordered_on_failure: str = OrderOnFailure.RELEASE
     editing: bool = False
     current_auth: str = "none"
     """On the Edit form: the kind of credentials the webhook has ("basic", "bearer" or "none")."""
@@ -119,6 +140,11 @@ class WebhookForm:
             follow_redirects=hook.follow_redirects,
             forward_credentials=hook.forward_credentials,
             auth_type=kind,
+            max_per_second=number_text(hook.max_per_second),
+            burst=number_text(hook.burst),
+            max_in_flight=number_text(hook.max_in_flight),
+            ordered=hook.ordered,
+            ordered_on_failure=hook.ordered_on_failure,
             editing=True,
             current_auth=kind,
         )
@@ -151,6 +177,11 @@ class WebhookForm:
             password=str(form.get("auth.password", "")).strip(),
             token=str(form.get("auth.token", "")).strip(),
             remove_auth=form.get("remove_auth") == "true",
+            max_per_second=str(form.get("max_per_second", "")).strip(),
+            burst=str(form.get("burst", "")).strip(),
+            max_in_flight=str(form.get("max_in_flight", "")).strip(),
+            ordered=form.get("ordered") == "true",
+            ordered_on_failure=str(form.get("ordered_on_failure", OrderOnFailure.RELEASE)),
             editing=editing is not None,
             current_auth=auth_kind(editing.receiver_auth) if editing is not None else "none",
         )
@@ -242,10 +273,32 @@ class WebhookForm:
             "body_template": template if template.strip() else None,
             "follow_redirects": self.follow_redirects,
             "forward_credentials": self.forward_credentials,
+            "ordered": self.ordered,
+            "ordered_on_failure": self.ordered_on_failure,
         }
+        for name in PACE_INPUTS:
+            values[name] = self.limit(name, problems)
         if not self.preset_fields_shown:
             values["url"] = self.url
         return values
+
+    def limit(self, name: str, problems: list[tuple[str | None, str]]) -> float | int | str | None:
+        """A Pacing input: None when empty (no limit), else its number. Text that is not one is said
+        here in the form's words, and handed on as typed: the model refuses it too (this message,
+        first, is the one shown), and a burst is then not also refused for want of a rate."""
+        text: str = getattr(self, name)
+        if not text:
+            return None
+        whole = name != "max_per_second"
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value):
+            example = "a whole number, such as 5" if whole else "a number, such as 20 or 0.5"
+            problems.append((name, f"enter {example}, at most {MAX_PACE}; leave it empty for no limit"))
+            return text
+        return value
 
     def new_auth(self, problems: list[tuple[str | None, str]]) -> dict[str, str] | None:
         """The credentials of a new webhook, from the Authentication inputs of the chosen kind."""

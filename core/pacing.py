@@ -12,6 +12,7 @@ state, activities.pacing applies them).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,7 +42,10 @@ class Limits:
 
     @property
     def interval(self) -> timedelta | None:
-        return None if self.max_per_second is None else timedelta(seconds=1 / self.max_per_second)
+        if self.max_per_second is None:
+            return None
+        # Rounded up to the microsecond: rounded down, three a second would fit four in a second.
+        return timedelta(microseconds=math.ceil(1_000_000 / self.max_per_second))
 
     @property
     def tolerance(self) -> timedelta:

@@ -6,6 +6,7 @@ so the API, the command line and the activities all apply the same ones.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from datetime import UTC, datetime
@@ -38,6 +39,8 @@ from store.crypto import EncryptedText
 MAX_URL_LENGTH = 2048
 MAX_PACE = 1000
 """The highest rate, burst or concurrency a webhook may set: past it, set none."""
+MIN_RATE = 0.001
+"""The lowest rate: one request every 1,000 s (about 17 minutes)."""
 
 
 class OrderOnFailure(StrEnum):
@@ -129,7 +132,7 @@ class WebhookBase(SQLModel):
     """For `json` and `form`: a JSON document whose strings may hold placeholders (core.templates)."""
     preset: str | None = Field(default=None, max_length=32)
     """The receiver preset the webhook was made from (models.presets), for the console's label."""
-    max_per_second: float | None = Field(default=None, gt=0, le=MAX_PACE)
+    max_per_second: float | None = Field(default=None, ge=MIN_RATE, le=MAX_PACE)
     """At most this many requests a second to this webhook, whichever worker sends them (None: no
     limit). Deliveries over it wait their turn without using up an attempt (activities.pacing)."""
     burst: int | None = Field(default=None, ge=1, le=MAX_PACE)
@@ -150,6 +153,13 @@ class WebhookBase(SQLModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return strip_name(value)
+
+    @field_validator("max_per_second", mode="before")
+    @classmethod
+    def _finite_rate(cls, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a number of requests a second, not NaN or infinity")
+        return value
 
     @field_validator("burst")
     @classmethod
@@ -449,6 +459,7 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("workspace_id", "event_id", "webhook_id", name="uq_deliveries_event_hook"),
         Index("ix_deliveries_webhook", "webhook_id", "created_at", "id"),
         Index("ix_deliveries_contact_order", "webhook_id", "contact_id", "occurred_at"),
+        Index("ix_deliveries_status", "webhook_id", "status"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -523,8 +534,9 @@ class DeliveryPublic(SQLModel):
     response_excerpt: str | None
     latency_ms: float | None
     redirects: list[dict[str, Any]] | None = None
-    held_reason: str | None = None
     """The last attempt's redirect chain: each hop's status and host, in order."""
+    held_reason: str | None = None
+    """Why a throttled delivery is held back, until its next_attempt_at."""
     created_at: datetime
     last_attempt_at: datetime | None
     next_attempt_at: datetime | None

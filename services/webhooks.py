@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
+from sqlmodel import SQLModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from core.errors import Conflict, NotFound, Refused
@@ -30,7 +31,6 @@ from models.tables import (
     Webhook,
     WebhookBase,
     WebhookCreate,
-    WebhookPage,
     WebhookPublic,
     WebhookUpdate,
     dump_auth,
@@ -118,6 +118,8 @@ async def update_webhook(
     changed = change.model_dump(exclude_unset=True)
     if "enabled" in changed and changed["enabled"] is None:
         raise Refused("must be true or false", "enabled")
+    if "max_per_second" in changed and changed["max_per_second"] is None:
+        changed.setdefault("burst", None)  # no rate: its burst goes with it
     if changed.get("body_format") == BodyFormat.STANDARD:
         changed.setdefault("body_template", None)  # back to the standard body: the template goes
     current = {field: getattr(hook, field) for field in WebhookBase.model_fields} | {"auth": hook.receiver_auth}
@@ -157,6 +159,30 @@ async def rotate_secret(
     return await store.save_webhook(hook)
 
 
+class WebhookShown(WebhookPublic):
+    """A webhook as the reads show it (one, or a page): with what it holds back right now."""
+
+    waiting: int = 0
+    """Its deliveries held back now (status `throttled`): by its rate limit or concurrency cap, behind
+    an earlier event of the same contact (ordered), or by its receiver's Retry-After."""
+
+
+class WebhookShownPage(SQLModel):
+    items: list[WebhookShown]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last one."""
+
+
+def shown(hook: Webhook, waiting: dict[str, int]) -> WebhookShown:
+    return WebhookShown.of(hook).model_copy(update={"waiting": waiting.get(hook.id, 0)})
+
+
+async def show_webhook(store: Store, workspace_id: str, webhook_id: str) -> WebhookShown:
+    """One webhook of the workspace, with its waiting count."""
+    hook = await store.get_webhook(webhook_id, workspace_id)
+    return shown(hook, await store.pacing.waiting([hook.id]))
+
+
 async def list_webhooks(
     store: Store,
     workspace_id: str,
@@ -166,12 +192,14 @@ async def list_webhooks(
     enabled: bool | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> WebhookPage:
+) -> WebhookShownPage:
+    """A page of webhooks, each with its waiting count (one grouped query for the page)."""
     rows = await store.list_webhooks(
         workspace_id, folder_id=folder_id, event_type=event_type, enabled=enabled, after=cursor, limit=rows_for(limit)
     )
     page, next_cursor = split(rows, limit)
-    return WebhookPage(items=[WebhookPublic.of(h) for h in page], next_cursor=next_cursor)
+    waiting = await store.pacing.waiting([h.id for h in page])
+    return WebhookShownPage(items=[shown(h, waiting) for h in page], next_cursor=next_cursor)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
 from core import pacing
-from models.tables import UNFINISHED, Delivery, DeliveryLease, DeliveryStatus, OrderOnFailure, WebhookPace
+from models.tables import UNFINISHED, Delivery, DeliveryLease, DeliveryStatus, OrderOnFailure, WebhookPace, utcnow
 
 LOCK_PACE = update(WebhookPace).values(webhook_id=WebhookPace.webhook_id)
 """A write that changes nothing, to lock the row (see the module's docstring)."""
@@ -32,16 +32,19 @@ class PacingStore:
         webhook_id: str,
         delivery_id: str,
         limits: pacing.Limits,
-        now: datetime,
         *,
         returning: bool,
         take_turn: bool,
-        lease_until: datetime,
+        lease_for: timedelta,
+        now: datetime | None = None,
     ) -> pacing.Admitted | pacing.Held:
         """Admit one request to the webhook, taking a rate slot and (under a cap) a lease, or say
-        how long to hold it, handing it a turn in the queue if asked."""
+        how long to hold it, handing it a turn in the queue if asked. The time is read once the
+        row is locked (unless given): read before, while waiting for the lock or a connection,
+        it would be stale, and requests judged in the past would go out together in the present."""
         async with self.engine.begin() as conn:
-            row = await self._locked(conn, webhook_id, now)
+            row = await self._locked(conn, webhook_id, now or utcnow())
+            now = now or utcnow()
             in_flight = 0
             if limits.max_in_flight is not None:
                 await conn.execute(
@@ -66,7 +69,7 @@ class PacingStore:
                 if limits.max_in_flight is not None:
                     await conn.execute(
                         insert(DeliveryLease).values(
-                            delivery_id=delivery_id, webhook_id=webhook_id, expires_at=lease_until
+                            delivery_id=delivery_id, webhook_id=webhook_id, expires_at=now + lease_for
                         )
                     )
             elif verdict.queue_end is not None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from cli.main import app
 from core.config import Settings
 from devstack.receiver import Receiver
 from models.samples import sample_event
+from models.tables import Delivery, DeliveryStatus, utcnow
+from store.queries import Store
 
 WEBHOOKS = str(Path(sys.executable).parent / "webhooks")
 
@@ -306,3 +310,104 @@ async def test_the_presets_are_listed(cli_env: dict[str, str]) -> None:
         "google_sheets", "zendesk", "freshdesk", "hubspot", "salesforce", "mailchimp", "slack", "discord"
     }  # fmt: skip
     assert listed["mailchimp"]["fields"] == ["dc", "list_id"]
+
+
+# --- pacing ---------------------------------------------------------------------------------------
+
+
+async def hold_back(store: Store, webhook_id: str, count: int, reason: str) -> None:
+    """`count` deliveries to the webhook held back (throttled), straight into the ledger."""
+    until = utcnow() + timedelta(minutes=1)
+    async with store.session() as session:
+        for _ in range(count):
+            event = f"evt_{uuid.uuid4().hex[:10]}"
+            row = Delivery(
+                id=f"msg_{uuid.uuid4().hex[:20]}", workspace_id="ws_acme", event_id=event, webhook_id=webhook_id,
+                event_type="tag.applied", workflow_id=f"event-ws_acme-{event}", status=DeliveryStatus.THROTTLED,
+                held_reason=reason, next_attempt_at=until,
+            )  # fmt: skip
+            session.add(row)
+        await session.commit()
+
+
+def pacing_of(hook: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(hook[f] for f in ("max_per_second", "burst", "max_in_flight", "ordered", "ordered_on_failure"))
+
+
+async def test_pacing_is_set_shown_changed_and_removed_from_the_command_line(
+    cli_env: dict[str, str], store: Store
+) -> None:
+    hook = await create_hook(
+        cli_env, "https://crm.example/in", "--max-per-second", "20", "--burst", "5", "--max-in-flight", "3",
+        "--ordered", "--ordered-on-failure", "hold",
+    )  # fmt: skip
+    assert pacing_of(hook) == (20, 5, 3, True, "hold")
+    shown, _ = await webhooks("hook", "show", hook["id"], env=cli_env)
+    assert "  pacing     at most 20 a second (bursts of 5), at most 3 at once\n" in shown
+    ordered = "one at a time per contact, in order; when one gives up: hold the next until it is redelivered"
+    assert f"  ordered    {ordered}\n" in shown
+    assert "  waiting    0 deliveries held back (status throttled)\n" in shown
+
+    await hold_back(store, hook["id"], 2, "over max_per_second 20, burst 5")
+    shown, _ = await webhooks("hook", "show", hook["id"], env=cli_env)
+    assert "  waiting    2 deliveries held back (status throttled)\n" in shown
+    out, _ = await webhooks("hook", "show", hook["id"], "--json", env=cli_env)
+    assert json.loads(out)["waiting"] == 2
+    listed, _ = await webhooks("hook", "list", "-w", "ws_acme", env=cli_env)
+    header, row = listed.splitlines()
+    assert header.split() == ["ID", "NAME", "TRIGGER", "STATE", "PACING", "WAITING", "URL"]
+    assert "  20/s burst 5, 3 at once, ordered (hold)  2  " in row
+    out, _ = await webhooks("hook", "list", "-w", "ws_acme", "--json", env=cli_env)
+    assert [(h["id"], h["waiting"]) for h in json.loads(out)] == [(hook["id"], 2)]
+
+    out, _ = await webhooks("deliveries", "list", hook["id"], "--status", "throttled", env=cli_env)
+    assert out.splitlines()[0].endswith("LAST ERROR / HELD BACK")
+    assert [line.split()[2] for line in out.splitlines()[1:]] == ["throttled", "throttled"]
+    assert re.search(r"held until \d\d:\d\d:\d\d UTC: over max_per_second 20, burst 5$", out.splitlines()[1])
+    out, _ = await webhooks("deliveries", "list", hook["id"], "--status", "throttled", "--json", env=cli_env)
+    assert {(d["status"], d["held_reason"]) for d in json.loads(out)} == {
+        ("throttled", "over max_per_second 20, burst 5")
+    }
+
+    async def update(*args: str) -> tuple[Any, ...]:
+        out, _ = await webhooks("hook", "update", hook["id"], *args, "--json", env=cli_env)
+        return pacing_of(json.loads(out))
+
+    assert await update("--max-per-second", "0.5", "--burst", "2") == (0.5, 2, 3, True, "hold")
+    assert await update("--ordered-on-failure", "release", "--name", "CRM v2") == (0.5, 2, 3, True, "release")
+    assert await update("--no-rate-limit") == (None, None, 3, True, "release")
+    assert await update("--no-max-in-flight", "--unordered") == (None, None, None, False, "release")
+    shown, _ = await webhooks("hook", "show", hook["id"], env=cli_env)
+    assert "pacing" not in shown and "ordered" not in shown
+    assert "  waiting    2 deliveries held back" in shown  # still held, though the limits are gone
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("update", "--burst", "3"), "burst: only with max_per_second: set a rate"),
+        (("update", "--max-per-second", "0"), "max_per_second: Input should be greater than 0"),
+        (("update", "--max-per-second", "1e6"), "max_per_second: Input should be less than or equal to 1000"),
+        (("update", "--max-per-second", "nan"), "max_per_second: must be a number greater than 0 and at most 1000"),
+        (("update", "--max-per-second", "5", "--burst", "0"), "burst: Input should be greater than or equal to 1"),
+        (("update", "--max-in-flight", "0"), "max_in_flight: Input should be greater than or equal to 1"),
+        (("update", "--max-in-flight", "1001"), "max_in_flight: Input should be less than or equal to 1000"),
+        (("update", "--no-rate-limit", "--max-per-second", "3"), "--no-rate-limit removes the rate and its burst"),
+        (("update", "--no-max-in-flight", "--max-in-flight", "3"), "--no-max-in-flight removes the cap"),
+        (("create", "--burst", "2"), "burst: only with max_per_second"),
+        (("create", "--max-per-second", "-1"), "max_per_second: Input should be greater than 0"),
+        (("create", "--max-in-flight", "0"), "max_in_flight: Input should be greater than or equal to 1"),
+    ],
+)
+async def test_a_refused_pacing_flag_is_one_line_naming_the_field(
+    cli_env: dict[str, str], store: Store, args: tuple[str, ...], message: str
+) -> None:
+    hook = await create_hook(cli_env, "https://crm.example/in", "--max-in-flight", "4")
+    command, *flags = args
+    target = [hook["id"]] if command == "update" else [
+        "-w", "ws_acme", "--name", "Other", "--event", "tag.applied", "--url", "https://other.example/in"
+    ]  # fmt: skip
+    out, err = await webhooks("hook", command, *target, *flags, env=cli_env, expect=2)
+    assert (out, err.count("\n")) == ("", 1) and err.startswith(f"error: {message}"), err
+    [kept] = await store.list_webhooks("ws_acme")
+    assert (kept.id, kept.max_per_second, kept.burst, kept.max_in_flight) == (hook["id"], None, None, 4)

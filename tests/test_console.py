@@ -10,6 +10,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from devstack.services import ServiceEmulator, stand_in_url
 from models.events import parse_event
 from models.presets import PRESETS, ZENDESK_TEMPLATE
 from models.samples import sample_event
-from models.tables import BasicAuth, BearerAuth, WebhookCreate
+from models.tables import BasicAuth, BearerAuth, Delivery, DeliveryStatus, WebhookCreate, utcnow
 from services.access import create_key
 from services.events import accept_event
 from services.webhooks import create_webhook, validated
@@ -145,6 +146,65 @@ async def test_a_folder_a_tag_applied_webhook_made_in_the_form_and_its_delivery(
     await expect(listed).to_contain_text("127.0.0.1")
     await expect(listed.locator(".last")).to_contain_text("last: delivered (200)")
     await shot(page, "webhooks", tmp_path, full_page=True)
+
+
+async def hold_back(store: Store, webhook_id: str, reasons: list[str]) -> None:
+    """Deliveries to the webhook held back (throttled) for these reasons, straight into the ledger."""
+    async with store.session() as session:
+        for reason in reasons:
+            event = f"evt_{uuid.uuid4().hex[:10]}"
+            row = Delivery(
+                id=f"msg_{uuid.uuid4().hex[:20]}", workspace_id="ws_acme", event_id=event, webhook_id=webhook_id,
+                event_type="tag.applied", workflow_id=f"event-ws_acme-{event}", status=DeliveryStatus.THROTTLED,
+                held_reason=reason, next_attempt_at=utcnow() + timedelta(minutes=1),
+            )  # fmt: skip
+            session.add(row)
+        await session.commit()
+
+
+async def test_pacing_set_in_the_form_shows_as_badges_and_a_held_delivery_says_why(
+    page: Page, console: str, store: Store, receiver: Receiver
+) -> None:
+    await sign_in(page, console, store)
+    await page.get_by_role("link", name="+ Create Webhook").click()
+    await page.get_by_label("Name", exact=True).fill("Paced CRM")
+    await page.get_by_label("URL", exact=True).fill(receiver.url("/crm"))
+    on_failure = page.get_by_label("When one gives up")
+    await expect(on_failure).to_be_hidden()  # for an ordered webhook only
+    await page.get_by_label("Max per second").fill("20")
+    await page.get_by_label("Burst").fill("0")
+    await page.get_by_label("Max in flight").fill("3")
+    await page.get_by_label("Deliver each contact's events in order").check()
+    await on_failure.select_option("hold")
+    await page.get_by_role("button", name="Save").click()
+
+    await expect(page.locator("#burst-error")).to_have_text("Input should be greater than or equal to 1")
+    await expect(page.get_by_label("Burst")).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_label("Max per second")).to_have_value("20")  # what was typed stays
+    await expect(on_failure).to_have_value("hold")
+    await page.get_by_label("Burst").fill("5")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("status")).to_have_text("Webhook 'Paced CRM' created.")
+    await expect(page.locator(".facts .pacing")).to_have_text(
+        "at most 20 requests a second (up to 5 at once); at most 3 open at once"
+    )
+    [hook] = await store.list_webhooks("ws_acme")
+    assert (hook.max_per_second, hook.burst, hook.max_in_flight, hook.ordered, hook.ordered_on_failure) == (
+        20, 5, 3, True, "hold",
+    )  # fmt: skip
+
+    await hold_back(store, hook.id, ["over max_per_second 20, burst 5", "over max_per_second 20, burst 5"])
+    await page.reload()
+    await expect(page.locator(".facts .health .waiting")).to_have_text("2 waiting")
+    held = page.locator("table.deliveries tbody tr").first
+    await expect(held.locator(".status")).to_have_text("throttled")
+    await expect(held.locator(".held")).to_have_text(
+        re.compile(r"^held back until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: over max_per_second 20, burst 5$")
+    )
+    await page.get_by_role("link", name="← All webhooks").click()
+    item = page.locator("li.webhook")
+    await expect(item.locator(".badge.pace")).to_have_text(["≤20/s, burst 5", "3 at once", "ordered"])
+    await expect(item.locator(".badge.waiting")).to_have_text("2 waiting")
 
 
 async def test_a_webhook_toggled_off_by_keyboard_gets_no_more_events(
@@ -358,6 +418,14 @@ async def test_at_phone_width_nothing_scrolls_sideways(
             name=f"Webhook {n}", event_type="tag.applied", url=receiver.url(f"/{n}"), filter={"tag": "VIP"}
         )
         await create_webhook(store, "ws_acme", create, allow_private=True)
+    paced = WebhookCreate(
+        name="Paced", event_type="tag.applied", url=receiver.url("/paced"), max_per_second=0.25, burst=12,
+        max_in_flight=250, ordered=True,
+    )  # fmt: skip
+    paced_hook = await create_webhook(store, "ws_acme", paced, allow_private=True)
+    await hold_back(
+        store, paced_hook.id, ["behind msg_" + "0" * 40 + " (event evt_" + "1" * 40 + ") of the same contact"]
+    )
     context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = await context.new_page()
     await sign_in(page, console, store)
@@ -367,7 +435,8 @@ async def test_at_phone_width_nothing_scrolls_sideways(
         auth=BasicAuth(username="agent@acme.example/token", password="t0ken"),
     )  # fmt: skip
     hook = await create_webhook(store, "ws_acme", templated, allow_private=True)
-    for path in ("", "/webhooks/new", "/webhooks/new?preset=zendesk", "/webhooks/new?preset=google_sheets"):
+    pages = ("", "/webhooks/new", "/webhooks/new?preset=zendesk", "/webhooks/new?preset=google_sheets")
+    for path in (*pages, f"/webhooks/{paced_hook.id}", f"/webhooks/{paced_hook.id}/edit"):
         await page.goto(f"{console}/w/ws_acme{path}")
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390, path

@@ -17,14 +17,16 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {
     select.addEventListener("change", () => select.form.requestSubmit());
   }
-  // The template shows for the template formats only; the credentials' inputs for their kind only.
-  for (const select of document.querySelectorAll("select[data-shows]")) {
+  // The template shows for the template formats only; the credentials' inputs for their kind only;
+  // what an ordered webhook does on a failure, when it is ordered (a checkbox: "on" when checked).
+  for (const control of document.querySelectorAll("select[data-shows], input[type=checkbox][data-shows]")) {
     const show = () => {
-      for (const part of document.querySelectorAll(`[data-shown-by="${select.dataset.shows}"]`)) {
-        part.hidden = !part.dataset.when.split(" ").includes(select.value);
+      const value = control.type === "checkbox" ? (control.checked ? "on" : "off") : control.value;
+      for (const part of document.querySelectorAll(`[data-shown-by="${control.dataset.shows}"]`)) {
+        part.hidden = !part.dataset.when.split(" ").includes(value);
       }
     };
-    select.addEventListener("change", show);
+    control.addEventListener("change", show);
     show();
   }
   // Copy buttons: the text of the element they name.

@@ -33,6 +33,7 @@ def upgrade() -> None:
     op.add_column("deliveries", sa.Column("contact_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
     op.add_column("deliveries", sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_deliveries_contact_order", "deliveries", ["webhook_id", "contact_id", "occurred_at"])
+    op.create_index("ix_deliveries_status", "deliveries", ["webhook_id", "status"])
     op.create_table(
         "webhook_pacing",
         sa.Column("webhook_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -57,6 +58,7 @@ def downgrade() -> None:
     op.drop_index("ix_delivery_leases_webhook", table_name="delivery_leases")
     op.drop_table("delivery_leases")
     op.drop_table("webhook_pacing")
+    op.drop_index("ix_deliveries_status", table_name="deliveries")
     op.drop_index("ix_deliveries_contact_order", table_name="deliveries")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         for column in DELIVERY_COLUMNS:
