@@ -111,8 +111,22 @@ class Rig:
 
     # --- setting up ---------------------------------------------------------------------------
 
-    async def hook(self, ws: str, path: str, event_type: str = "tag.applied", **filter: str) -> str:
-        create = WebhookCreate(name=path.strip("/"), event_type=event_type, url=self.receiver.url(path), filter=filter)
+    async def hook(
+        self,
+        ws: str,
+        path: str,
+        event_type: str = "tag.applied",
+        *,
+        pacing: dict[str, Any] | None = None,
+        **filter_values: str,
+    ) -> str:
+        create = WebhookCreate(
+            name=path.strip("/"),
+            event_type=event_type,
+            url=self.receiver.url(path),
+            filter=filter_values,
+            **(pacing or {}),
+        )
         return (await create_webhook(self.store, ws, create, allow_private=True)).id
 
     def answer(self, path: str, *answers: Answer) -> None:
@@ -402,6 +416,61 @@ async def datetime_skipped(rig: Rig, s: str) -> None:
     await rig.save(s, timer, COMPLETED)
 
 
+def paces() -> bool:
+    """Releases from 17d5ce6 on pace deliveries (rate limits, ordered delivery): earlier ones
+    record no such scenario."""
+    return "max_per_second" in WebhookCreate.model_fields
+
+
+def second_event(scenario: str, n: int = 2, **kwargs: Any) -> dict[str, Any]:
+    later = event(scenario, **kwargs)
+    later["event_id"] = f"evt_{scenario}_{n}"
+    later["occurred_at"] = f"2026-11-24T10:00:0{n}Z"
+    return later
+
+
+async def event_held_then_delivered(rig: Rig, s: str) -> None:
+    """A webhook limited to one request every 2 s: the second event's delivery is held back (a
+    throttled first attempt, a timer to its turn), then made by the durable activity."""
+    if not paces():
+        return
+    await rig.hook(f"ws_{s}", f"/{s}/paced", pacing={"max_per_second": 0.5})
+    await rig.settle(await rig.send(event(s), rig.short))
+    handle = await rig.send(second_event(s), rig.short)
+    await rig.settle(handle)
+    await rig.save(s, handle, COMPLETED)
+
+
+async def event_held_then_retrying(rig: Rig, s: str) -> None:
+    """Held back, then its first attempt fails: the retry is an hour away."""
+    if not paces():
+        return
+    await rig.hook(f"ws_{s}", f"/{s}/paced", pacing={"max_per_second": 0.5})
+    await rig.settle(await rig.send(event(s), rig.long))
+    rig.answer(f"/{s}/paced", *[Answer(500)] * 5)
+    handle = await rig.send(second_event(s), rig.long)
+    await rig.until(handle, lambda: _requests_at_least(rig, f"/{s}/paced", 2))
+    await rig.waiting_for_retry(handle, f"/{s}/paced")
+    await rig.save(s, handle, RUNNING)
+
+
+async def _requests_at_least(rig: Rig, path: str, count: int) -> bool:
+    return len(rig.receiver.at(path)) >= count
+
+
+async def event_ordered_behind_a_retry(rig: Rig, s: str) -> None:
+    """An ordered webhook: the contact's second event waits behind the first, which is retried."""
+    if not paces():
+        return
+    await rig.hook(f"ws_{s}", f"/{s}/ordered", pacing={"ordered": True})
+    rig.answer(f"/{s}/ordered", Answer(500))
+    first = await rig.send(event(s), rig.short)
+    handle = await rig.send(second_event(s), rig.short)
+    await rig.settle(first)
+    await rig.settle(handle)
+    await rig.save(s, handle, COMPLETED)
+
+
 async def retention(rig: Rig, s: str, settings: Settings) -> None:
     """What the daily schedule starts, on a worker whose retention is a second: it prunes the
     settled ledger rows of the scenarios above, two rows per batch."""
@@ -430,6 +499,9 @@ SCENARIOS: list[Callable[[Rig, str], Awaitable[None]]] = [
     datetime_fired_failed,
     datetime_fired_retrying,
     datetime_skipped,
+    event_held_then_delivered,
+    event_held_then_retrying,
+    event_ordered_behind_a_retry,
 ]
 
 
