@@ -78,7 +78,7 @@ async def deliver(
         if on_retry is not None:
             on_retry(first)
         await workflow.sleep(
-            first.retry_in, summary=f"{where} {first.detail}; its turn in {format_delay(first.retry_in)}"
+            first.retry_in, summary=f"delivery to {where} {first.detail}; its turn in {format_delay(first.retry_in)}"
         )
         outcome = await retried(ids, hook, attempt_timeout, summary=f"deliver to {where} at its turn")
     elif first.status == DeliveryStatus.PENDING and first.retry_in is not None:
