@@ -24,6 +24,8 @@ from core.temporal import connect
 from models.events import describe_validation_error
 from models.presets import PRESETS, apply_preset
 from models.tables import (
+    MAX_PACE,
+    MIN_RATE,
     ApiKeyPublic,
     DeliveryPublic,
     DeliveryStatus,
@@ -203,7 +205,7 @@ def pacing_options(
     if no_max_in_flight and max_in_flight is not None:
         fail("--no-max-in-flight removes the cap: give it without --max-in-flight")
     if max_per_second is not None and not math.isfinite(max_per_second):
-        fail("max_per_second: must be a number greater than 0 and at most 1000")
+        fail(f"max_per_second: must be a number from {MIN_RATE:g} to {MAX_PACE}")
     given = {
         "max_per_second": max_per_second, "burst": burst, "max_in_flight": max_in_flight,
         "ordered": ordered, "ordered_on_failure": ordered_on_failure,

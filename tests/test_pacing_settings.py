@@ -75,10 +75,10 @@ async def test_the_api_sets_shows_changes_and_removes_each_pacing_setting(acme_h
         return answer
 
     assert paced(await patch({"burst": 2, "max_per_second": 0.5})) == PACED | {"burst": 2, "max_per_second": 0.5}
-    # The rate alone cannot go while a burst is set: the refusal names the burst.
-    refused = (await patch({"max_per_second": None}, expect=422))["error"]
+    # A burst belongs to its rate: removing the rate removes it; a burst without a rate is refused.
+    refused = (await patch({"max_per_second": None, "burst": 3}, expect=422))["error"]
     assert refused["field"] == "burst" and "only with max_per_second" in refused["message"]
-    removed = await patch({"max_per_second": None, "burst": None})
+    removed = await patch({"max_per_second": None})
     assert paced(removed) == PACED | {"max_per_second": None, "burst": None}
     removed = await patch({"max_in_flight": None, "ordered": False, "ordered_on_failure": "release"})
     assert paced(removed) == {
@@ -94,8 +94,8 @@ async def test_the_api_sets_shows_changes_and_removes_each_pacing_setting(acme_h
     ("body", "field", "message"),
     [
         ({"burst": 3}, "burst", "only with max_per_second"),
-        ({"max_per_second": 0}, "max_per_second", "greater than 0"),
-        ({"max_per_second": -1, "burst": 3}, "max_per_second", "greater than 0"),
+        ({"max_per_second": 0}, "max_per_second", "greater than or equal to 0.001"),
+        ({"max_per_second": -1, "burst": 3}, "max_per_second", "greater than or equal to 0.001"),
         ({"max_per_second": 1000.5}, "max_per_second", "less than or equal to 1000"),
         ({"max_per_second": "fast"}, "max_per_second", "valid number"),
         ({"max_per_second": 5, "burst": 0}, "burst", "greater than or equal to 1"),
@@ -225,7 +225,7 @@ async def test_the_form_sets_shows_changes_and_removes_pacing(console: httpx.Asy
 @pytest.mark.parametrize(
     ("typed", "field", "message"),
     [
-        ({"max_per_second": "0"}, "max_per_second", "greater than 0"),
+        ({"max_per_second": "0"}, "max_per_second", "greater than or equal to 0.001"),
         ({"max_per_second": "fast", "burst": "3"}, "max_per_second", "enter a number, such as 20 or 0.5"),
         ({"max_per_second": "nan"}, "max_per_second", "enter a number"),
         ({"max_per_second": "5000"}, "max_per_second", "less than or equal to 1000"),
