@@ -133,6 +133,7 @@ class DeliveryActivities:
         await self.store.update_delivery(
             ledger.id, status=DeliveryStatus.THROTTLED, next_attempt_at=hold.until, held_reason=hold.reason
         )
+        metrics.held(hold.cause)
         wait = max(hold.until - utcnow(), MIN_HOLD)
         activity.logger.debug("delivery %s held back for %s: %s", ledger.id, format_delay(wait), hold.reason)
         return outcome(ledger, DeliveryStatus.THROTTLED, f"held back: {hold.reason}").model_copy(

@@ -26,7 +26,7 @@ class MatchingActivities:
 
     async def _match(self, input: MatchInput) -> MatchResult:
         event = EVENT_ADAPTER.validate_python(input.event)
-        recorded = await self.store.record_event(event, input.workflow_id, input.only_webhook_id)
+        recorded = await self.store.record_event(event, input.workflow_id, input.only_webhook_id, input.received_at)
         result = recorded.matches
         result.attempt_timeout = self.attempt_timeout
         result.delivery_shape = LOCAL_FIRST

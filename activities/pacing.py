@@ -24,12 +24,19 @@ from models.tables import Delivery, DeliveryStatus, OrderOnFailure, Webhook, utc
 from store.db import STORE_UNAVAILABLE
 from store.queries import DeliveryContext, Store, url_host
 
+ORDER = "order"
 ORDER_POLL = timedelta(milliseconds=250)
 """How soon an ordered delivery looks again when the earlier one is being sent right now."""
 ORDER_MARGIN = timedelta(milliseconds=500)
 """After the earlier delivery's next attempt is due: the time that attempt may take."""
 ORDER_HELD_RECHECK = timedelta(minutes=10)
 """How often a delivery held behind one that gave up (`ordered_on_failure: hold`) looks again."""
+ORDER_SETTLE_FROM = timedelta(milliseconds=250)
+ORDER_SETTLE_MAX = timedelta(minutes=1)
+"""An event that waited longer than ORDER_SETTLE_FROM between Temporal taking it in and a worker
+matching it came in a backlog, where an earlier event of the same contact may be matched after
+it (workflow tasks are not handed out in the order they were queued). It waits as long again
+(at most ORDER_SETTLE_MAX) for such events to reach the ledger before it goes."""
 ORDER_STALE_AFTER = timedelta(hours=1)
 """An earlier delivery overdue by this much has no workflow left at it (terminated by hand, say):
 it no longer holds the contact's later events back."""
@@ -39,6 +46,8 @@ it no longer holds the contact's later events back."""
 class Hold:
     until: datetime
     reason: str
+    cause: str
+    """limit, paused or order (the metric's label)."""
 
 
 @dataclass(frozen=True)
@@ -72,12 +81,15 @@ class Pacer:
         self, ctx: DeliveryContext, hook: Webhook, now: datetime, *, lease_for: timedelta, in_place: datetime
     ) -> Pass | Hold:
         if ctx.paused_until is not None and ctx.paused_until > now:
-            return Hold(pacing.after_pause(ctx.paused_until, now), f"paused: {ctx.paused_reason}")
+            return Hold(pacing.after_pause(ctx.paused_until, now), f"paused: {ctx.paused_reason}", "paused")
         ledger = ctx.delivery
         if hook.ordered and not ledger.is_test:
             earlier = await self.store.pacing.earlier_unfinished(ledger, OrderOnFailure(hook.ordered_on_failure))
             if earlier is not None and not stale(earlier, now):
                 return order_hold(earlier, now)
+            settling = settle_hold(ledger, now)
+            if settling is not None:
+                return settling
         limits = limits_of(hook)
         if not limits.any:
             return Pass(leased=False)
@@ -94,7 +106,7 @@ class Pacer:
             verdict = await admit(take_turn=True)
         if isinstance(verdict, pacing.Admitted):
             return Pass(leased=limits.max_in_flight is not None)
-        return Hold(verdict.until, verdict.reason)
+        return Hold(verdict.until, verdict.reason, "limit")
 
     async def release(self, hook: Webhook, delivery_id: str, latency: timedelta) -> None:
         """Drop the request's lease. Should the store be down, it expires on its own."""
@@ -118,6 +130,24 @@ def stale(earlier: Delivery, now: datetime) -> bool:
     return earlier.status != DeliveryStatus.FAILED and now - due > ORDER_STALE_AFTER
 
 
+def settle_hold(ledger: Delivery, now: datetime) -> Hold | None:
+    """Hold an ordered delivery whose event was matched late, until earlier events of its contact
+    taken in around it have been matched too (see ORDER_SETTLE_FROM)."""
+    if ledger.received_at is None:
+        return None
+    lag = ledger.created_at - ledger.received_at
+    if lag <= ORDER_SETTLE_FROM:
+        return None
+    until = ledger.created_at + min(lag, ORDER_SETTLE_MAX)
+    if until <= now:
+        return None
+    reason = (
+        f"waiting {format_delay(until - now)} for earlier events of the same contact to be taken in "
+        f"(this one waited {format_delay(lag)} for a worker)"
+    )
+    return Hold(until, reason, ORDER)
+
+
 def order_hold(earlier: Delivery, now: datetime) -> Hold:
     """How long a delivery waits behind an earlier event of its contact, and the reason it shows."""
     what = f"behind {earlier.id} (event {earlier.event_id}) of the same contact"
@@ -125,9 +155,10 @@ def order_hold(earlier: Delivery, now: datetime) -> Hold:
         return Hold(
             now + ORDER_HELD_RECHECK,
             f"{what}, which gave up: redeliver it, or set ordered_on_failure to release",
+            ORDER,
         )
     due = earlier.next_attempt_at
     if due is not None and due > now:
         state = "held back" if earlier.status == DeliveryStatus.THROTTLED else "retrying"
-        return Hold(due + ORDER_MARGIN, f"{what}, {state}; its next attempt in {format_delay(due - now)}")
-    return Hold(now + ORDER_POLL, f"{what}, being sent")
+        return Hold(due + ORDER_MARGIN, f"{what}, {state}; its next attempt in {format_delay(due - now)}", ORDER)
+    return Hold(now + ORDER_POLL, f"{what}, being sent", ORDER)

@@ -49,3 +49,11 @@ def disabled(cause: str) -> None:
     activity.metric_meter().create_counter("webhook_disabled", "Webhooks the pipeline turned off").add(
         1, {"cause": cause}
     )
+
+
+def held(cause: str) -> None:
+    """A delivery held back before its request: `limit` (its webhook's rate or cap), `paused` (a
+    receiver's Retry-After) or `order` (behind an earlier event of its contact)."""
+    activity.metric_meter().create_counter("webhook_deliveries_held", "Deliveries held back for their turn").add(
+        1, {"cause": cause}
+    )

@@ -17,6 +17,9 @@ class MatchInput(BaseModel):
     workflow_id: str
     only_webhook_id: str | None = None
     """Deliver to this webhook alone (a DateTime trigger firing), whatever else would match."""
+    received_at: datetime | None = None
+    """When Temporal took the event in (its workflow's start): the order of intake, which orders
+    an ordered webhook's deliveries of events that occurred at the same time."""
 
 
 class MatchedWebhook(BaseModel):

@@ -482,7 +482,10 @@ class Delivery(SQLModel, table=True):
     """Why the delivery is throttled (status throttled), until its next attempt."""
     contact_id: str | None = Field(default=None, max_length=200)
     occurred_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
-    """The event's contact and time, which order an ordered webhook's deliveries (ties: created_at)."""
+    """The event's contact and time, which order an ordered webhook's deliveries."""
+    received_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    """When Temporal took the event in (its workflow's start): the order of intake, which breaks
+    ties of occurred_at; how long before `created_at` it was says how backed up the workers were."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
     last_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     next_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))

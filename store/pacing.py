@@ -47,18 +47,16 @@ class PacingStore:
             now = now or utcnow()
             in_flight = 0
             if limits.max_in_flight is not None:
+                # Expired leases go, and this delivery's own: asking again, it is not sending under
+                # it any more (its worker died mid-request, and the attempt is being made again).
                 await conn.execute(
                     delete(DeliveryLease).where(
-                        col(DeliveryLease.webhook_id) == webhook_id, col(DeliveryLease.expires_at) <= now
+                        col(DeliveryLease.webhook_id) == webhook_id,
+                        (col(DeliveryLease.expires_at) <= now) | (col(DeliveryLease.delivery_id) == delivery_id),
                     )
                 )
-                in_flight = (
-                    await conn.execute(
-                        select(func.count())
-                        .select_from(DeliveryLease)
-                        .where(col(DeliveryLease.webhook_id) == webhook_id)
-                    )
-                ).scalar_one()
+                open_leases = select(func.count()).where(col(DeliveryLease.webhook_id) == webhook_id)
+                in_flight = (await conn.execute(open_leases)).scalar_one()
             latency = None if row.latency_ms is None else timedelta(milliseconds=row.latency_ms)
             state = pacing.State(next_slot=row.next_slot, queue_end=row.queue_end, in_flight=in_flight, latency=latency)
             verdict = pacing.admit(limits, state, now, returning=returning, take_turn=take_turn)
@@ -106,12 +104,10 @@ class PacingStore:
         if delivery.contact_id is None or delivery.occurred_at is None:
             return None
         blocking = [*UNFINISHED, DeliveryStatus.FAILED] if on_failure == OrderOnFailure.HOLD else list(UNFINISHED)
+        intake, mine = func.coalesce(col(Delivery.received_at), col(Delivery.created_at)), intake_of(delivery)
         earlier = (col(Delivery.occurred_at) < delivery.occurred_at) | (
             (col(Delivery.occurred_at) == delivery.occurred_at)
-            & (
-                (col(Delivery.created_at) < delivery.created_at)
-                | ((col(Delivery.created_at) == delivery.created_at) & (col(Delivery.id) < delivery.id))
-            )
+            & ((intake < mine) | ((intake == mine) & (col(Delivery.id) < delivery.id)))
         )
         query = (
             select(Delivery)
@@ -122,7 +118,7 @@ class PacingStore:
                 col(Delivery.is_test).is_(False),
                 earlier,
             )
-            .order_by(col(Delivery.occurred_at), col(Delivery.created_at), col(Delivery.id))
+            .order_by(col(Delivery.occurred_at), intake, col(Delivery.id))
             .limit(1)
         )
         async with self.engine.connect() as conn:
@@ -161,3 +157,9 @@ class PacingStore:
             await conn.execute(lock)
         row = (await conn.execute(select(WebhookPace).where(col(WebhookPace.webhook_id) == webhook_id))).one()
         return WebhookPace.model_validate(row, from_attributes=True)
+
+
+def intake_of(delivery: Delivery) -> datetime:
+    """The order of intake: when Temporal took the event in, or (a row from before that was kept)
+    when it was matched."""
+    return delivery.received_at or delivery.created_at

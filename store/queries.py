@@ -105,7 +105,13 @@ class Store:
 
     # --- events and matching -------------------------------------------------------------------
 
-    async def record_event(self, event: TriggerEvent, workflow_id: str, only_webhook_id: str | None = None) -> Recorded:
+    async def record_event(
+        self,
+        event: TriggerEvent,
+        workflow_id: str,
+        only_webhook_id: str | None = None,
+        received_at: datetime | None = None,
+    ) -> Recorded:
         """Store the event and its matches once; later runs of the same event get the same matches.
 
         Fixing the matched set at first sight is what makes a re-run send only what was not
@@ -141,6 +147,7 @@ class Store:
                                 is_test=event.test_webhook_id is not None,
                                 contact_id=event.contact.id,
                                 occurred_at=event.occurred_at,
+                                received_at=received_at,
                             ).model_dump()
                             for hook in hooks
                         ],

@@ -118,6 +118,12 @@ async def test_admissions_raced_over_two_connections_never_exceed_the_burst_or_t
             returning=True, take_turn=True, lease_for=timedelta(seconds=30), now=now,
         )  # fmt: skip
         assert isinstance(again, pacing.Admitted)
+        # A delivery asking again (its worker died mid-request) takes over its own lease.
+        retaken = await first.pacing.admit(
+            "wh_capped", "dlv_late", pacing.Limits(max_in_flight=3),
+            returning=True, take_turn=True, lease_for=timedelta(seconds=30), now=now,
+        )  # fmt: skip
+        assert isinstance(retaken, pacing.Admitted)
     finally:
         await first.close()
         await second.close()

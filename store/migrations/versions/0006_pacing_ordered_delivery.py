@@ -19,7 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 WEBHOOK_COLUMNS = ("ordered_on_failure", "ordered", "max_in_flight", "burst", "max_per_second")
-DELIVERY_COLUMNS = ("occurred_at", "contact_id", "held_reason")
+DELIVERY_COLUMNS = ("received_at", "occurred_at", "contact_id", "held_reason")
 
 
 def upgrade() -> None:
@@ -32,6 +32,7 @@ def upgrade() -> None:
     op.add_column("deliveries", sa.Column("held_reason", sa.Text(), nullable=True))
     op.add_column("deliveries", sa.Column("contact_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
     op.add_column("deliveries", sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("deliveries", sa.Column("received_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_deliveries_contact_order", "deliveries", ["webhook_id", "contact_id", "occurred_at"])
     op.create_index("ix_deliveries_status", "deliveries", ["webhook_id", "status"])
     op.create_table(
