@@ -18,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import workflows
 from activities.delivery import DeliveryActivities
+from activities.intake import Intake
 from activities.matching import MatchingActivities
 from activities.notification import NotificationActivities
 from activities.retention import RetentionActivities
@@ -75,7 +76,12 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
     timeout = settings.request_timeout
     async with http_client(allow_private=settings.allow_private_urls, timeout=timeout.total_seconds()) as http:
         delivery = DeliveryActivities(
-            store, http, schedule=settings.retry_schedule, request_timeout=timeout, disable_after=settings.disable_after
+            store,
+            http,
+            schedule=settings.retry_schedule,
+            request_timeout=timeout,
+            disable_after=settings.disable_after,
+            intake=Intake(client, store),
         )
         notification = NotificationActivities(store, http, schedule=settings.retry_schedule, request_timeout=timeout)
         matching = MatchingActivities(store, attempt_timeout=timeout + ATTEMPT_MARGIN)

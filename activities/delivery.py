@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from temporalio import activity
 
+from activities.intake import Intake
 from activities.outage import outage_cause, store_outage_retried
 from activities.pacing import Hold, Pacer
 from activities.retries import give_up, retry_later
@@ -52,9 +53,10 @@ class DeliveryActivities:
         schedule: tuple[timedelta, ...],
         request_timeout: timedelta,
         disable_after: timedelta,
+        intake: Intake | None = None,
     ) -> None:
         self.store = store
-        self.pacer = Pacer(store)
+        self.pacer = Pacer(store, intake)
         self.http = http
         self.schedule = schedule
         self.request_timeout = request_timeout

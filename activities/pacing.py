@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from temporalio import activity
 
+from activities.intake import Intake
 from activities.outage import outage_cause
 from core import pacing
 from core.schedule import format_delay
@@ -26,17 +27,12 @@ from store.queries import DeliveryContext, Store, url_host
 
 ORDER = "order"
 ORDER_POLL = timedelta(milliseconds=250)
-"""How soon an ordered delivery looks again when the earlier one is being sent right now."""
+"""How soon an ordered delivery looks again when the earlier one is being sent right now, or
+events taken in before its own have not all reached a worker yet (activities.intake)."""
 ORDER_MARGIN = timedelta(milliseconds=500)
 """After the earlier delivery's next attempt is due: the time that attempt may take."""
 ORDER_HELD_RECHECK = timedelta(minutes=10)
 """How often a delivery held behind one that gave up (`ordered_on_failure: hold`) looks again."""
-ORDER_SETTLE_FROM = timedelta(milliseconds=250)
-ORDER_SETTLE_MAX = timedelta(minutes=1)
-"""An event that waited longer than ORDER_SETTLE_FROM between Temporal taking it in and a worker
-matching it came in a backlog, where an earlier event of the same contact may be matched after
-it (workflow tasks are not handed out in the order they were queued). It waits as long again
-(at most ORDER_SETTLE_MAX) for such events to reach the ledger before it goes."""
 ORDER_STALE_AFTER = timedelta(hours=1)
 """An earlier delivery overdue by this much has no workflow left at it (terminated by hand, say):
 it no longer holds the contact's later events back."""
@@ -62,8 +58,11 @@ def limits_of(hook: Webhook) -> pacing.Limits:
 
 
 class Pacer:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, intake: Intake | None = None) -> None:
         self.store = store
+        self.intake = intake
+        """Without it (a worker with no Temporal client at hand), ordered deliveries do not wait
+        for events taken in before theirs and not matched yet."""
 
     async def clear(
         self, ctx: DeliveryContext, hook: Webhook, *, lease_for: timedelta, wait_up_to: timedelta
@@ -84,12 +83,18 @@ class Pacer:
             return Hold(pacing.after_pause(ctx.paused_until, now), f"paused: {ctx.paused_reason}", "paused")
         ledger = ctx.delivery
         if hook.ordered and not ledger.is_test:
+            # First the events Temporal took in before this one, then the ledger: the other way
+            # round, one matched between the two looks would be seen by neither.
+            if ledger.received_at is not None and ledger.contact_id is not None and self.intake is not None:
+                unmatched = await self.intake.unmatched_before(
+                    ledger.workspace_id, ledger.contact_id, ledger.received_at
+                )
+                if unmatched:
+                    reason = f"behind {unmatched} earlier event(s) of the same contact not yet taken in by a worker"
+                    return Hold(now + ORDER_POLL, reason, ORDER)
             earlier = await self.store.pacing.earlier_unfinished(ledger, OrderOnFailure(hook.ordered_on_failure))
             if earlier is not None and not stale(earlier, now):
                 return order_hold(earlier, now)
-            settling = settle_hold(ledger, now)
-            if settling is not None:
-                return settling
         limits = limits_of(hook)
         if not limits.any:
             return Pass(leased=False)
@@ -128,24 +133,6 @@ class Pacer:
 def stale(earlier: Delivery, now: datetime) -> bool:
     due = earlier.next_attempt_at or earlier.last_attempt_at or earlier.created_at
     return earlier.status != DeliveryStatus.FAILED and now - due > ORDER_STALE_AFTER
-
-
-def settle_hold(ledger: Delivery, now: datetime) -> Hold | None:
-    """Hold an ordered delivery whose event was matched late, until earlier events of its contact
-    taken in around it have been matched too (see ORDER_SETTLE_FROM)."""
-    if ledger.received_at is None:
-        return None
-    lag = ledger.created_at - ledger.received_at
-    if lag <= ORDER_SETTLE_FROM:
-        return None
-    until = ledger.created_at + min(lag, ORDER_SETTLE_MAX)
-    if until <= now:
-        return None
-    reason = (
-        f"waiting {format_delay(until - now)} for earlier events of the same contact to be taken in "
-        f"(this one waited {format_delay(lag)} for a worker)"
-    )
-    return Hold(until, reason, ORDER)
 
 
 def order_hold(earlier: Delivery, now: datetime) -> Hold:

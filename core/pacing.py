@@ -4,7 +4,8 @@ state, activities.pacing applies them).
 - Rate (`max_per_second`, `burst`): the generic cell rate algorithm. One timestamp per webhook,
   `next_slot`; a request may go when `next_slot` is at most (burst - 1) intervals ahead of now,
   and then moves it one interval on. So no 1-second window holds more than rate + burst - 1
-  requests, whichever workers sent them, and an idle webhook saves up at most `burst`.
+  admissions, whichever workers sent them, and an idle webhook saves up at most `burst`; 50 ms
+  are kept in hand so that arrivals, not only admissions, stay within rate + burst.
 - Concurrency (`max_in_flight`): leases, counted at admission.
 - A held delivery is given a turn at the end of the webhook's queue, one pace after the last turn
   handed out, so that a burst of held deliveries comes back spread out, not all at once.
@@ -23,6 +24,11 @@ MIN_SPACING = timedelta(milliseconds=20)
 """The least time between two turns under a concurrency cap (its latency still unknown or tiny)."""
 DEFAULT_LATENCY = timedelta(milliseconds=500)
 """What a request is taken to last until the webhook's own average is known."""
+SEND_SKEW = timedelta(milliseconds=50)
+"""Kept in hand for the time between a request's admission and its arrival, which varies from
+request to request (the worker's event loop, a new connection): admitted a little apart, two
+requests may arrive closer together, and the receiver counts arrivals. The last of a burst
+waits up to this long."""
 PAUSE_SPREAD = timedelta(seconds=5)
 """Deliveries held by a receiver's Retry-After come back spread over up to this long (or a tenth
 of the pause, if shorter): a receiver that just said "too many" is not met with all of them at once."""
@@ -49,9 +55,12 @@ class Limits:
 
     @property
     def tolerance(self) -> timedelta:
-        """How far ahead of now `next_slot` may be for a request to go (GCRA's tau)."""
+        """How far ahead of now `next_slot` may be for a request to go (GCRA's tau), less the
+        time a request may take from its admission to the receiver (SEND_SKEW)."""
         interval = self.interval
-        return timedelta(0) if interval is None else interval * ((self.burst or 1) - 1)
+        if interval is None:
+            return timedelta(0)
+        return max(timedelta(0), interval * ((self.burst or 1) - 1) - SEND_SKEW)
 
     def spacing(self, latency: timedelta | None) -> timedelta:
         """The pace at which held deliveries are handed turns: the rate's interval, or how often

@@ -491,6 +491,14 @@ class Store:
             await session.commit()
             return len(keys)
 
+    async def events_recorded(self, workspace_id: str, event_ids: Sequence[str]) -> int:
+        """How many of these events are stored (matched by their workflow)."""
+        async with self.session() as session:
+            query = select(func.count()).where(
+                StoredEvent.workspace_id == workspace_id, col(StoredEvent.event_id).in_(event_ids)
+            )
+            return (await session.exec(query)).one()
+
     async def find_event(self, workspace_id: str, event_id: str) -> StoredEvent | None:
         async with self.session() as session:
             return await session.get(StoredEvent, (workspace_id, event_id))

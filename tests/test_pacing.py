@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from models.tables import DeliveryStatus, Webhook, WebhookCreate, utcnow
 from services.events import accept_event
 from services.redelivery import redeliver_delivery
 from services.webhooks import create_webhook
+from starter import publish
 from store.queries import Store
 
 WS = "ws_acme"
@@ -104,10 +106,11 @@ async def test_admissions_raced_over_two_connections_never_exceed_the_burst_or_t
             )
 
         rated = await race(pacing.Limits(max_per_second=10, burst=3), "wh_rated")
+        # A burst of 3 at one instant: two go, the third 50 ms on (the send skew kept in hand).
         admitted = [v for v in rated if isinstance(v, pacing.Admitted)]
-        assert len(admitted) == 3
+        assert len(admitted) == 2
         turns = sorted(v.until for v in rated if isinstance(v, pacing.Held))
-        assert len(turns) == 27 and len(set(turns)) == 27  # each held delivery has a turn of its own
+        assert len(turns) == 28 and len(set(turns)) == 28  # each held delivery has a turn of its own
 
         capped = await race(pacing.Limits(max_in_flight=3), "wh_capped")
         leased = [f"dlv_wh_capped_{i}" for i, v in enumerate(capped) if isinstance(v, pacing.Admitted)]
@@ -232,6 +235,33 @@ async def test_an_ordered_webhook_sends_a_contacts_events_in_order_despite_a_fai
     # The other contact was not held behind this one's retry.
     theirs = next(r for r in requests if r.json()["data"]["contact"]["id"] == "c_other")
     assert theirs.at < ours[1].at
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("worker")
+async def test_events_published_in_a_burst_are_sent_in_order_though_matched_out_of_order(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    """Workflow tasks are not handed out in the order they were queued: in a backlog a contact's
+    later event can be matched before an earlier one, and must still wait for it."""
+    hook = await make_hook(store, receiver, ordered=True)
+    contacts = {f"c_burst_{n}": [event(f"c_burst_{n}", occurred=i) for i in range(8)] for n in range(5)}
+
+    async def publish_in_order(events: list[dict[str, Any]]) -> list[Any]:
+        return [await publish(client, e, task_queue=settings.task_queue) for e in events]
+
+    handles = [h for hs in await asyncio.gather(*(publish_in_order(es) for es in contacts.values())) for h in hs]
+    await settle(handles)
+
+    requests = receiver.at(f"/{hook.name}")
+    for contact, events in contacts.items():
+        ours = [r for r in requests if r.json()["data"]["contact"]["id"] == contact]
+        assert event_ids(ours) == [e["event_id"] for e in events]
+    matched = {d.event_id: d.created_at for d in await store.list_deliveries(hook.id, limit=100)}
+    out_of_order = sum(
+        matched[b["event_id"]] < matched[a["event_id"]] for es in contacts.values() for a, b in itertools.pairwise(es)
+    )
+    print(f"{out_of_order} of 35 neighbouring events matched out of order, all sent in order")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -50,7 +50,7 @@ async def match(event: TriggerEvent, only_webhook_id: str | None = None) -> Matc
             workflow_id=workflow.info().workflow_id,
             only_webhook_id=only_webhook_id,
             # Not for a DateTime firing: its workflow took in a timer months ago, not this event.
-            received_at=workflow.info().start_time if only_webhook_id is None else None,
+            received_at=workflow.info().workflow_start_time if only_webhook_id is None else None,
         ),
         start_to_close_timeout=MATCH_TIMEOUT,
         summary="load the webhooks that match this event" if only_webhook_id is None else "record the event",

@@ -1,0 +1,51 @@
+"""Which events of a contact Temporal has taken in but no worker has matched yet.
+
+An event enters the ledger when its workflow's first task runs, and workflow tasks are not handed
+out in the order they were queued (a task queue has several partitions, a worker buffers what it
+polled), so in a backlog an earlier event of a contact can be matched seconds after a later one.
+An ordered delivery therefore asks Temporal's visibility for the contact's event workflows started
+before its own and still running, and waits while any of them has not recorded its event yet.
+
+It relies on the search attributes a start sets (`starter.publish`, the API and the command line
+set them; a start from another SDK that leaves them out is found once its first task upserts them,
+which is when it is matched anyway)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.client import Client
+
+from models import search_attributes as sa
+from models.payload import WORKFLOW_TYPE, workflow_id_for
+from store.queries import Store
+
+LOOK_AT_MOST = 100
+"""Earlier running events looked at per check: more than that many are waiting anyway."""
+
+
+class Intake:
+    def __init__(self, client: Client, store: Store) -> None:
+        self.client = client
+        self.store = store
+
+    async def unmatched_before(self, workspace_id: str, contact_id: str, received_at: datetime) -> int:
+        """How many of the contact's events started before `received_at` are not in the ledger."""
+        query = " AND ".join(
+            (
+                f"WorkflowType = '{WORKFLOW_TYPE}'",
+                "ExecutionStatus = 'Running'",
+                f"{sa.WORKSPACE_ID.name} = '{workspace_id}'",
+                f"{sa.CONTACT_ID.name} = '{contact_id}'",
+                f"StartTime < '{received_at.isoformat()}'",
+            )
+        )
+        prefix = workflow_id_for(workspace_id, "")
+        running = [
+            execution.id.removeprefix(prefix)
+            async for execution in self.client.list_workflows(query, limit=LOOK_AT_MOST)
+            if execution.id.startswith(prefix)
+        ]
+        if not running:
+            return 0
+        return len(running) - await self.store.events_recorded(workspace_id, running)
