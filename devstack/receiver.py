@@ -2,7 +2,8 @@
 and the far end of the tests and benchmarks.
 
 Answers can be scripted per path (status, headers, delay), so a test can make an endpoint fail
-twice and then succeed, redirect, answer 410 or ask to be retried later. It can also be taken down
+twice and then succeed, redirect, answer 410 or ask to be retried later; or decided per request by
+a function of the request (`decide`), say from its webhook-id or body. It can also be taken down
 (connections refused, open ones cut) and brought back on the same port, or made slow for everyone.
 With `services` (devstack.services.ServiceEmulator) it also stands in for the services the receiver
 presets send to, under `/svc/{service}/...`; it answers GET as well as POST.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import socket
 import threading
@@ -64,6 +66,11 @@ class Receiver:
         """Stand-ins for real services (devstack.services): they answer `/svc/...` requests
         instead of the scripts and the default (the requests are recorded all the same)."""
         self.on_request: Callable[[Received], None] | None = None
+        self.decide: Callable[[Received], Answer | None] | None = None
+        """Picks the answer to a request from what it got (its `answer` field is not set yet), before
+        the path's script and the default, which answer when it returns None (the services'
+        stand-ins come first). Called under the receiver's lock, one request at a time: it may keep
+        state without a lock of its own, and must be quick."""
         self._scripts: dict[str, deque[Answer]] = defaultdict(deque)
         self._lock = threading.Condition()
         self._address = (host, port)
@@ -121,12 +128,16 @@ class Receiver:
         services = self.services
         service_answer = services.answer(method, path, headers, body) if services is not None else None
         with self._lock:
+            received = Received(path, headers, body, at=time.monotonic(), method=method)
+            decided = self.decide(received) if self.decide is not None and service_answer is None else None
             if service_answer is not None:
                 answer = Answer(status=service_answer[0], headers=service_answer[1], body=service_answer[2])
+            elif decided is not None:
+                answer = decided
             else:
                 script = self._scripts.get(path)
                 answer = script.popleft() if script else self.default
-            received = Received(path, headers, body, at=time.monotonic(), answer=answer, method=method)
+            received = dataclasses.replace(received, answer=answer)
             self.requests.append(received)
             self._lock.notify_all()
         if self.on_request:

@@ -109,10 +109,10 @@ class Stack:
         finally:
             fault.ended = time.monotonic()
 
-    async def received(self, count: int) -> None:
+    async def received(self, count: int, within: float = 60) -> None:
         """Return once the receiver has had `count` requests in all."""
-        if len(await asyncio.to_thread(self.receiver.wait_for, count, 60)) < count:
-            raise TimeoutError(f"the receiver got {len(self.receiver.requests)} requests in 60 s, not {count}")
+        if len(await asyncio.to_thread(self.receiver.wait_for, count, within)) < count:
+            raise TimeoutError(f"the receiver got {len(self.receiver.requests)} requests in {within:g} s, not {count}")
 
     async def start_worker(self, settings: Settings | None = None) -> WorkerProcess:
         worker = WorkerProcess(
@@ -144,6 +144,19 @@ class Stack:
                 )
                 for i in range(n)
             ]
+
+    async def make_hook(self, tag: str, **fields: Any) -> Webhook:
+        """One more webhook for the tag, at `/{tag}`, with these fields too (pacing, say)."""
+        hook = await create_webhook(
+            self.store,
+            WORKSPACE,
+            WebhookCreate(
+                name=tag, event_type="tag.applied", filter={"tag": tag}, url=self.receiver.url(f"/{tag}"), **fields
+            ),
+            allow_private=True,
+        )
+        self.hooks.setdefault(tag, []).append(hook)
+        return hook
 
     async def send(self, events: Sequence[dict[str, Any]], concurrency: int = 50) -> list[WorkflowHandle[Any, Any]]:
         gate = asyncio.Semaphore(concurrency)

@@ -4,16 +4,10 @@ stopped and started again, the store's PostgreSQL stopped and started again."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import signal
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from devstack.processes import PostgresServer, postgres_binaries
+from devstack.processes import PostgresServer
 from devstack.receiver import Answer
 from faults.harness import Stack, assert_nothing_lost, running_stack, tag_events
 
@@ -75,24 +69,6 @@ async def test_the_temporal_server_killed_and_restarted_keeps_deliveries_and_ret
     )
     assert_nothing_lost(tally)
     assert sum(1 for r in stack.receiver.requests if r.answer.status == 503) >= 60
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster of the test's own, in a folder its `postgres` user can reach."""
-    bin_dir = postgres_binaries()
-    if bin_dir is None:
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must run the store-outage scenario, but no PostgreSQL binaries are installed")
-        pytest.skip("no PostgreSQL binaries (initdb) installed: the store-outage scenario is skipped")
-    folder = Path(tempfile.mkdtemp(prefix="webhooks-faults-pg-"))
-    try:
-        server = PostgresServer(folder, bin_dir)
-        server.start()
-        yield server
-        server.stop()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def test_the_store_stopped_and_started_again_loses_nothing(tmp_path: Path, own_postgres: PostgresServer) -> None:
