@@ -15,7 +15,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest -n 4 --ignore=tests/faults
 
 # The fault suite: real processes killed and restarted, a 5,000-event burst, an upgrade from the
-# previous release with work in flight (about 7 minutes).
+# previous release with work in flight, pacing under faults (about 13 minutes).
 test-faults: $(STAMP)
 	$(BIN)/pytest tests/faults
 
@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.eager
+	$(BIN)/python -m bench.pacing
 
 # The README's screenshots: the web console, taken by its browser tests, and the Temporal UI.
 screenshots: $(STAMP)

@@ -31,6 +31,8 @@ class Intake:
 
     async def unmatched_before(self, workspace_id: str, contact_id: str, received_at: datetime) -> int:
         """How many of the contact's events started before `received_at` are not in the ledger."""
+        # Ids are checked at intake to be letters, digits and _.:@- (models.events.Id): no quote
+        # can end the string early.
         query = " AND ".join(
             (
                 f"WorkflowType = '{WORKFLOW_TYPE}'",

@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from core.schedule import format_delay
 
 MIN_SPACING = timedelta(milliseconds=20)
-"""The least time between two turns under a concurrency cap (its latency still unknown or tiny)."""
+"""The least time between two turns under a concurrency cap, however quick its receiver (a rate
+sets its own spacing, which may be shorter)."""
 DEFAULT_LATENCY = timedelta(milliseconds=500)
 """What a request is taken to last until the webhook's own average is known."""
 SEND_SKEW = timedelta(milliseconds=50)
@@ -65,11 +66,11 @@ class Limits:
     def spacing(self, latency: timedelta | None) -> timedelta:
         """The pace at which held deliveries are handed turns: the rate's interval, or how often
         a slot frees under the concurrency cap, whichever is slower."""
-        paces = [MIN_SPACING]
+        paces = [timedelta(0)]
         if self.interval is not None:
             paces.append(self.interval)
         if self.max_in_flight is not None:
-            paces.append((latency or DEFAULT_LATENCY) / self.max_in_flight)
+            paces.append(max(MIN_SPACING, (latency or DEFAULT_LATENCY) / self.max_in_flight))
         return max(paces)
 
 

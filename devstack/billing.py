@@ -11,7 +11,6 @@ from temporalio.api.history.v1 import HistoryEvent
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 BILLED_ONE_EACH = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,  # each attempt
     EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
     EventType.EVENT_TYPE_TIMER_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
@@ -28,6 +27,9 @@ def billable_actions(events: Iterable[HistoryEvent]) -> int:
     for e in events:
         if e.event_type in BILLED_ONE_EACH:
             count += 1
+        elif e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            # Each attempt is billed, and a history keeps only the last attempt's start.
+            count += e.activity_task_started_event_attributes.attempt
         elif (
             e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
             and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER

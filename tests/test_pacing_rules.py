@@ -121,3 +121,11 @@ def test_a_pause_sends_held_deliveries_back_spread_after_it() -> None:
 def test_the_moving_latency_leans_on_the_past() -> None:
     assert pacing.moving_latency(None, timedelta(seconds=1)) == timedelta(seconds=1)
     assert pacing.moving_latency(timedelta(seconds=1), timedelta(seconds=2)) == timedelta(seconds=1.2)
+
+
+def test_turns_follow_a_fast_rate_and_a_cap_spaces_them_by_at_least_20_ms() -> None:
+    assert Limits(max_per_second=200).spacing(None) == timedelta(milliseconds=5)
+    assert Limits(max_in_flight=100).spacing(timedelta(milliseconds=100)) == pacing.MIN_SPACING
+    assert Limits(max_per_second=200, max_in_flight=2).spacing(timedelta(milliseconds=100)) == timedelta(
+        milliseconds=50
+    )
