@@ -200,6 +200,10 @@ async def test_a_retry_after_holds_the_webhooks_other_deliveries_until_it_is_ove
     first = await send(store, client, settings, [event("c_first")])
     await asyncio.to_thread(receiver.wait_for, 1)
     paused_at = receiver.requests[0].at
+    # The pause is written as the 429 is judged, before the ledger records the attempt: once the
+    # attempt is in the ledger, every later delivery sees the pause.
+    while not any(d.attempts for d in await store.list_deliveries(hook.id, limit=10)):
+        await asyncio.sleep(0.02)
     handles = first + await send(store, client, settings, [event(f"c_{i}") for i in range(5)])
 
     while not any(d.status == DeliveryStatus.THROTTLED for d in await store.list_deliveries(hook.id, limit=10)):
