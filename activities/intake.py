@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from models import search_attributes as sa
 from models.payload import WORKFLOW_TYPE, workflow_id_for
@@ -43,11 +45,19 @@ class Intake:
             )
         )
         prefix = workflow_id_for(workspace_id, "")
-        running = [
-            execution.id.removeprefix(prefix)
-            async for execution in self.client.list_workflows(query, limit=LOOK_AT_MOST)
-            if execution.id.startswith(prefix)
-        ]
+        try:
+            running = [
+                execution.id.removeprefix(prefix)
+                async for execution in self.client.list_workflows(query, limit=LOOK_AT_MOST)
+                if execution.id.startswith(prefix)
+            ]
+        except RPCError as err:
+            if err.status != RPCStatusCode.INVALID_ARGUMENT:
+                raise  # the server unreachable, say: the attempt is tried again
+            # The namespace lacks the search attributes (`webhooks setup-temporal` not run): order
+            # from the ledger alone rather than hold every ordered delivery for ever.
+            activity.logger.warning("ordered delivery cannot ask Temporal for earlier events: %s", err.message)
+            return 0
         if not running:
             return 0
         return len(running) - await self.store.events_recorded(workspace_id, running)

@@ -19,10 +19,13 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 import activities.pacing
+from activities.intake import Intake
 from core import pacing
 from core.config import Settings
+from devstack.processes import venv_binary
 from devstack.receiver import Answer, Received, Receiver
 from models.events import parse_event
 from models.samples import sample_event
@@ -300,3 +303,18 @@ async def test_holding_on_failure_keeps_the_contacts_next_events_until_the_faile
     ours = receiver.at(f"/{hook.name}")
     assert event_ids(ours[3:]) == [e["event_id"] for e in events]
     assert all(d.status == DeliveryStatus.DELIVERED for d in await store.list_deliveries(hook.id, limit=10))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_ordering_falls_back_to_the_ledger_where_the_namespace_lacks_the_search_attributes(
+    database_url: str,
+) -> None:
+    """`webhooks setup-temporal` not run: asking Temporal which earlier events are not matched yet
+    is refused, and ordered deliveries order from the ledger rather than wait for ever."""
+    store = Store.from_url(database_url)
+    try:
+        bare = await WorkflowEnvironment.start_local(dev_server_existing_path=venv_binary("temporal"))
+        async with bare:
+            assert await Intake(bare.client, store).unmatched_before("ws_acme", "c_1", utcnow()) == 0
+    finally:
+        await store.close()
