@@ -117,12 +117,16 @@ async def test_a_folder_a_tag_applied_webhook_made_in_the_form_and_its_delivery(
     await page.get_by_label("When this happens").select_option(label="Tag Applied")
     await page.get_by_role("textbox", name="Tag", exact=True).fill("Order Closed")
     await page.get_by_label("URL", exact=True).fill(receiver.url("/crm"))
+    await page.get_by_label("Max per second").fill("10")  # a small CRM's quota
+    await page.get_by_label("Deliver each contact's events in order").check()
     await shot(page, "create-webhook", tmp_path, full_page=True)
     await page.get_by_role("button", name="Save").click()
 
     await expect(page.get_by_role("heading", level=1)).to_have_text("Order closed to the CRM")
     await expect(page.locator(".facts")).to_contain_text("Tag Applied: Order Closed")
     await expect(page.locator(".facts")).to_contain_text("CRM")
+    hook = (await store.list_webhooks("ws_acme"))[0]
+    assert (hook.max_per_second, hook.ordered) == (10, True)
 
     delivered = await send(client, settings, store, "Order Closed")
     ignored = await send(client, settings, store, "Newsletter")
