@@ -81,7 +81,7 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
             schedule=settings.retry_schedule,
             request_timeout=timeout,
             disable_after=settings.disable_after,
-            intake=Intake(client, store),
+            intake=Intake(client, store, settings.task_queue),
         )
         notification = NotificationActivities(store, http, schedule=settings.retry_schedule, request_timeout=timeout)
         matching = MatchingActivities(store, attempt_timeout=timeout + ATTEMPT_MARGIN)

@@ -12,7 +12,7 @@ which is when it is matched anyway)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import activity
 from temporalio.client import Client
@@ -22,14 +22,18 @@ from models import search_attributes as sa
 from models.payload import WORKFLOW_TYPE, workflow_id_for
 from store.queries import Store
 
+LOOK_BACK = timedelta(hours=1)
 LOOK_AT_MOST = 100
 """Earlier running events looked at per check: more than that many are waiting anyway."""
 
 
 class Intake:
-    def __init__(self, client: Client, store: Store) -> None:
+    def __init__(self, client: Client, store: Store, task_queue: str) -> None:
         self.client = client
         self.store = store
+        self.task_queue = task_queue
+        """Only this queue's events count: another deployment sharing the namespace (a staging
+        stack, say) has a store of its own, where this one's events are never recorded."""
 
     async def unmatched_before(self, workspace_id: str, contact_id: str, received_at: datetime) -> int:
         """How many of the contact's events started before `received_at` are not in the ledger."""
@@ -41,7 +45,10 @@ class Intake:
                 "ExecutionStatus = 'Running'",
                 f"{sa.WORKSPACE_ID.name} = '{workspace_id}'",
                 f"{sa.CONTACT_ID.name} = '{contact_id}'",
+                f"TaskQueue = '{self.task_queue}'",
                 f"StartTime < '{received_at.isoformat()}'",
+                # One started long before and still unmatched is not a backlog: it stops no one.
+                f"StartTime > '{(received_at - LOOK_BACK).isoformat()}'",
             )
         )
         prefix = workflow_id_for(workspace_id, "")

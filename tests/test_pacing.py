@@ -306,6 +306,23 @@ async def test_holding_on_failure_keeps_the_contacts_next_events_until_the_faile
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("worker")
+async def test_an_earlier_event_of_the_contact_on_another_task_queue_holds_nothing_back(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    """Another deployment sharing the namespace (its own task queue and store) has a running
+    workflow of the same contact that this store will never record: it must not hold ours."""
+    hook = await make_hook(store, receiver, ordered=True)
+    elsewhere = await publish(client, event("c_shared", occurred=0), task_queue=f"elsewhere-{uuid.uuid4().hex[:6]}")
+    try:
+        [handle] = await send(store, client, settings, [event("c_shared", occurred=1)])
+        await asyncio.wait_for(handle.result(), 20)
+        assert len(receiver.at(f"/{hook.name}")) == 1
+    finally:
+        await elsewhere.terminate("test over")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_ordering_falls_back_to_the_ledger_where_the_namespace_lacks_the_search_attributes(
     database_url: str,
 ) -> None:
@@ -315,6 +332,6 @@ async def test_ordering_falls_back_to_the_ledger_where_the_namespace_lacks_the_s
     try:
         bare = await WorkflowEnvironment.start_local(dev_server_existing_path=venv_binary("temporal"))
         async with bare:
-            assert await Intake(bare.client, store).unmatched_before("ws_acme", "c_1", utcnow()) == 0
+            assert await Intake(bare.client, store, "webhooks").unmatched_before("ws_acme", "c_1", utcnow()) == 0
     finally:
         await store.close()
