@@ -25,7 +25,7 @@ from models.preview import ReceiverAnswer, RequestPreview
 from models.runs import EventOutcome
 from models.samples import sample_event
 from models.tables import (
-    DeliveryStatus,
+    UNFINISHED,
     Folder,
     FolderCreate,
     Webhook,
@@ -243,7 +243,8 @@ async def await_test(store: Store, workspace_id: str, sent: TestSend, within: ti
     while True:
         with contextlib.suppress(NotFound):  # not matched yet
             row = await store.get_delivery(sent.delivery_id, workspace_id)
-            if row.attempts or row.status != DeliveryStatus.PENDING:
+            # Not yet attempted while pending, or held back by the webhook's pacing: wait on.
+            if row.attempts or row.status not in UNFINISHED:
                 break
         if asyncio.get_running_loop().time() > deadline:
             return TestOutcome(None, None, None)
@@ -252,7 +253,7 @@ async def await_test(store: Store, workspace_id: str, sent: TestSend, within: ti
         status=row.status, status_code=row.last_status_code, excerpt=row.response_excerpt, error=row.last_error,
         redirects=row.redirects, next_attempt_at=row.next_attempt_at,
     )  # fmt: skip
-    if row.status == DeliveryStatus.PENDING:
+    if row.status in UNFINISHED:
         return TestOutcome(answer, None, None)
     try:
         return TestOutcome(answer, await sent.handle.result(), None)

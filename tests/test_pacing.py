@@ -32,7 +32,7 @@ from models.samples import sample_event
 from models.tables import DeliveryStatus, Webhook, WebhookCreate, utcnow
 from services.events import accept_event
 from services.redelivery import redeliver_delivery
-from services.webhooks import create_webhook
+from services.webhooks import await_test, create_webhook, send_test
 from starter import publish
 from store.queries import Store
 
@@ -303,6 +303,20 @@ async def test_holding_on_failure_keeps_the_contacts_next_events_until_the_faile
     ours = receiver.at(f"/{hook.name}")
     assert event_ids(ours[3:]) == [e["event_id"] for e in events]
     assert all(d.status == DeliveryStatus.DELIVERED for d in await store.list_deliveries(hook.id, limit=10))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("worker")
+async def test_a_test_send_held_back_by_the_rate_waits_for_its_attempt_and_shows_the_answer(
+    client: Client, settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    hook = await make_hook(store, receiver, max_per_second=0.5)
+    first = await send_test(store, client, settings.task_queue, WS, hook.id)
+    assert (await await_test(store, WS, first, timedelta(seconds=10))).answer is not None
+    held = await send_test(store, client, settings.task_queue, WS, hook.id)  # its turn is 2 s away
+    outcome = await await_test(store, WS, held, timedelta(seconds=10))
+    assert outcome.answer is not None and (outcome.answer.status, outcome.answer.status_code) == ("delivered", 200)
+    assert outcome.result is not None and outcome.result.delivered == 1
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
