@@ -288,8 +288,9 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> TriggerEvent:
     try:
         event = EVENT_ADAPTER.validate_python(raw) if isinstance(raw, dict) else EVENT_ADAPTER.validate_json(raw)
     except ValidationError as err:
-        problem = describe_validation_error(err)
-        raise InvalidEvent("invalid event: " + problem, problem.split(":", 1)[0] or None) from None
+        problems = problems_of(err.errors(include_url=False))
+        field = problems[0][0] if problems else None  # none for a body that is not JSON at all
+        raise InvalidEvent("invalid event: " + describe(problems), field) from None
     if isinstance(raw, dict) and (size := len(event.model_dump_json(exclude_unset=True))) > MAX_EVENT_BYTES:
         raise too_large(size)
     return event
@@ -345,6 +346,8 @@ def problems_of(errors: Iterable[Mapping[str, Any]], skip: Collection[str] = ())
             problems.append((tag_field, f"unknown {what} {ctx.get('tag', '')!r}; expected one of {expected}"))
         elif kind == "missing":
             problems.append((field, "field required"))
+        elif kind == "json_invalid":  # the body as a whole: no field is at fault
+            problems.append((None, str(error["msg"])))
         else:
             problems.append((field, str(error["msg"]).removeprefix("Value error, ")))
     return problems

@@ -383,7 +383,10 @@ async def test_the_intake_refuses_bad_events_clearly(api: Api) -> None:
     assert response.status_code == 413 and "larger than 256 KiB" in problem(response)[1]
 
     response = await api.call("POST", "/events", content=b"{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 422 and "Invalid JSON" in problem(response)[1]
+    assert response.status_code == 422 and problem(response) == (
+        None,
+        "invalid event: Invalid JSON: key must be a string at line 1 column 2",
+    )
 
 
 @pytest.mark.usefixtures("worker")
@@ -399,3 +402,16 @@ async def test_an_event_id_reused_for_other_content_is_refused(api: Api, receive
     assert field == "event_id" and "first one is kept" in message
     assert (await api.ok("POST", "/events", 202, json=sent["event"]))["workflow_id"] == sent["started"]["workflow_id"]
     assert [r.json()["data"]["event"]["tag"] for r in receiver.at("/first-wins")] == ["Order Closed"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_body_that_is_not_json_names_no_field_and_a_405_lists_every_method(api: Api) -> None:
+    json_type = {"content-type": "application/json"}
+    response = await api.call("POST", "/workspaces/ws_acme/webhooks", content=b"{not json", headers=json_type)
+    assert response.status_code == 422
+    assert problem(response) == (None, "Invalid JSON: Expecting property name enclosed in double quotes at character 1")
+
+    response = await api.call("DELETE", "/workspaces/ws_acme/webhooks")
+    assert response.status_code == 405 and response.headers["allow"] == "GET, POST"
+    response = await api.call("POST", "/workspaces/ws_acme/webhooks/wh_any")
+    assert response.status_code == 405 and response.headers["allow"] == "GET, PATCH, DELETE"
