@@ -44,9 +44,10 @@ from store.queries import Store
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
 
 
-async def check_url_target(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL whose host resolves to a loopback, private, link-local or reserved address.
-    Deliveries check again on the address they dial, so a later DNS change cannot get around it."""
+async def check_url_target(url: str, *, allow_private: bool, field: str = "url") -> None:
+    """Refuse a URL whose host resolves to a loopback, private, link-local or reserved address,
+    naming `field` (the request's own name for it). Deliveries check again on the address they
+    dial, so a later DNS change cannot get around it."""
     if allow_private:
         return
     parts = urlsplit(url)
@@ -54,7 +55,7 @@ async def check_url_target(url: str, *, allow_private: bool) -> None:
     try:
         await check_host(parts.hostname or "", port)
     except UnsafeAddressError as err:
-        raise Refused(str(err), "url") from None
+        raise Refused(str(err), field) from None
 
 
 async def _check_placement(store: Store, workspace_id: str, hook: WebhookCreate, except_id: str | None) -> None:

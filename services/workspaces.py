@@ -27,7 +27,7 @@ async def update_settings(
     store: Store, workspace_id: str, update: WorkspaceSettingsUpdate, *, allow_private: bool
 ) -> WorkspaceSettings:
     if update.notification_url is not None:
-        await check_url_target(update.notification_url, allow_private=allow_private)
+        await check_url_target(update.notification_url, allow_private=allow_private, field="notification_url")
     settings = await get_settings(store, workspace_id)
     settings.notification_url = update.notification_url
     settings.updated_at = utcnow()

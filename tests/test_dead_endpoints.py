@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from temporalio.client import Client, WorkflowFailureError
 
 from core.config import Settings
+from core.errors import Refused
 from devstack.receiver import Answer, Receiver
 from models.payload import notification_workflow_id_for
 from models.runs import NotificationOutcome
@@ -132,3 +133,11 @@ async def test_the_api_sets_the_notification_url_with_the_api_rules(
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "notification_url"
     assert good.status_code == 200 and good.json()["notification_url"] == "https://ops.example/hooks"
     assert other.status_code == 403
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_private_notification_url_is_refused_naming_notification_url(store: Store) -> None:
+    private = WorkspaceSettingsUpdate(notification_url="http://127.0.0.1:9/ops")
+    with pytest.raises(Refused) as refused:
+        await workspaces.update_settings(store, WS, private, allow_private=False)
+    assert refused.value.field == "notification_url" and "127.0.0.1" in refused.value.message
