@@ -162,7 +162,10 @@ def send(
     """Publish a trigger event: starts its workflow (once per event id) and prints its id and UI link."""
     from starter import EventConflict, publish
 
-    raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as err:  # missing, a folder, unreadable: the file name is the mistake
+        fail(f"cannot read {file}: {err.strerror or err}")
     try:
         event = parse_event(raw)
     except InvalidEvent as err:

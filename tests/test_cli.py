@@ -104,6 +104,11 @@ async def test_send_refuses_a_malformed_event_naming_the_field(cli_env: dict[str
     assert "data.sequence_id: field required" in err
 
 
+async def test_send_of_a_file_that_is_not_there_is_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    out, err = await webhooks("send", str(tmp_path / "missing.json"), env=cli_env, expect=2, process=True)
+    assert out == "" and err.strip() == f"error: cannot read {tmp_path / 'missing.json'}: No such file or directory"
+
+
 async def test_hook_create_refuses_a_loopback_url_unless_allowed(cli_env: dict[str, str]) -> None:
     guarded = cli_env | {"WEBHOOKS_ALLOW_PRIVATE_URLS": "false"}
     _, err = await webhooks(
