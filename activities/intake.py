@@ -12,17 +12,17 @@ which is when it is matched anyway)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.pacing import ORDER_STALE_AFTER
 from models import search_attributes as sa
 from models.payload import WORKFLOW_TYPE, workflow_id_for
 from store.queries import Store
 
-LOOK_BACK = timedelta(hours=1)
 LOOK_AT_MOST = 100
 """Earlier running events looked at per check: more than that many are waiting anyway."""
 
@@ -48,7 +48,7 @@ class Intake:
                 f"TaskQueue = '{self.task_queue}'",
                 f"StartTime < '{received_at.isoformat()}'",
                 # One started long before and still unmatched is not a backlog: it stops no one.
-                f"StartTime > '{(received_at - LOOK_BACK).isoformat()}'",
+                f"StartTime > '{(received_at - ORDER_STALE_AFTER).isoformat()}'",
             )
         )
         prefix = workflow_id_for(workspace_id, "")

@@ -25,7 +25,8 @@ from models.tables import Delivery, DeliveryStatus, OrderOnFailure, Webhook, utc
 from store.db import STORE_UNAVAILABLE
 from store.queries import DeliveryContext, Store, url_host
 
-ORDER = "order"
+LIMIT, PAUSED, ORDER = "limit", "paused", "order"
+"""Why a delivery is held (the metric's label)."""
 ORDER_POLL = timedelta(milliseconds=250)
 """How soon an ordered delivery looks again when the earlier one is being sent right now, or
 events taken in before its own have not all reached a worker yet (activities.intake)."""
@@ -33,9 +34,6 @@ ORDER_MARGIN = timedelta(milliseconds=500)
 """After the earlier delivery's next attempt is due: the time that attempt may take."""
 ORDER_HELD_RECHECK = timedelta(minutes=10)
 """How often a delivery held behind one that gave up (`ordered_on_failure: hold`) looks again."""
-ORDER_STALE_AFTER = timedelta(hours=1)
-"""An earlier delivery overdue by this much has no workflow left at it (terminated by hand, say):
-it no longer holds the contact's later events back."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class Hold:
     until: datetime
     reason: str
     cause: str
-    """limit, paused or order (the metric's label)."""
+    """LIMIT, PAUSED or ORDER."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ class Pacer:
         self, ctx: DeliveryContext, hook: Webhook, now: datetime, *, lease_for: timedelta, in_place: datetime
     ) -> Pass | Hold:
         if ctx.paused_until is not None and ctx.paused_until > now:
-            return Hold(pacing.after_pause(ctx.paused_until, now), f"paused: {ctx.paused_reason}", "paused")
+            return Hold(pacing.after_pause(ctx.paused_until, now), f"paused: {ctx.paused_reason}", PAUSED)
         ledger = ctx.delivery
         if hook.ordered and not ledger.is_test:
             # First the events Temporal took in before this one, then the ledger: the other way
@@ -111,7 +109,7 @@ class Pacer:
             verdict = await admit(take_turn=True)
         if isinstance(verdict, pacing.Admitted):
             return Pass(leased=limits.max_in_flight is not None)
-        return Hold(verdict.until, verdict.reason, "limit")
+        return Hold(verdict.until, verdict.reason, LIMIT)
 
     async def release(self, hook: Webhook, delivery_id: str, latency: timedelta) -> None:
         """Drop the request's lease. Should the store be down, it expires on its own."""
@@ -132,7 +130,7 @@ class Pacer:
 
 def stale(earlier: Delivery, now: datetime) -> bool:
     due = earlier.next_attempt_at or earlier.last_attempt_at or earlier.created_at
-    return earlier.status != DeliveryStatus.FAILED and now - due > ORDER_STALE_AFTER
+    return earlier.status != DeliveryStatus.FAILED and now - due > pacing.ORDER_STALE_AFTER
 
 
 def order_hold(earlier: Delivery, now: datetime) -> Hold:

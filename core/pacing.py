@@ -30,6 +30,9 @@ SEND_SKEW = timedelta(milliseconds=50)
 request to request (the worker's event loop, a new connection): admitted a little apart, two
 requests may arrive closer together, and the receiver counts arrivals. The last of a burst
 waits up to this long."""
+ORDER_STALE_AFTER = timedelta(hours=1)
+"""An earlier event of a contact that has waited this long (overdue in the ledger, or started and
+never matched) has no workflow left at it, terminated by hand say: it holds back no later one."""
 PAUSE_SPREAD = timedelta(seconds=5)
 """Deliveries held by a receiver's Retry-After come back spread over up to this long (or a tenth
 of the pause, if shorter): a receiver that just said "too many" is not met with all of them at once."""

@@ -78,6 +78,10 @@ def most_open_at_once(requests: list[Received]) -> int:
     return most
 
 
+async def all_delivered(store: Store, hook: Webhook) -> bool:
+    return all(d.status == DeliveryStatus.DELIVERED for d in await store.list_deliveries(hook.id, limit=1000))
+
+
 def event_ids(requests: list[Received]) -> list[str]:
     return [r.json()["data"]["event_id"] for r in requests]
 
@@ -173,7 +177,7 @@ async def test_a_capped_webhook_never_has_more_requests_open_than_its_cap(
     requests = receiver.at(f"/{hook.name}")
     assert len(requests) == 10
     assert most_open_at_once(requests) == 2
-    assert all(d.status == DeliveryStatus.DELIVERED for d in await store.list_deliveries(hook.id, limit=100))
+    assert await all_delivered(store, hook)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -219,7 +223,7 @@ async def test_a_retry_after_holds_the_webhooks_other_deliveries_until_it_is_ove
     requests = receiver.at(f"/{hook.name}")
     assert len(requests) == 7  # the 429, its retry, and the five others
     assert all(r.at >= paused_at + 1.9 for r in requests[1:])
-    assert all(d.status == DeliveryStatus.DELIVERED for d in await store.list_deliveries(hook.id, limit=10))
+    assert await all_delivered(store, hook)
 
 
 @pytest.mark.usefixtures("worker")
@@ -302,7 +306,7 @@ async def test_holding_on_failure_keeps_the_contacts_next_events_until_the_faile
 
     ours = receiver.at(f"/{hook.name}")
     assert event_ids(ours[3:]) == [e["event_id"] for e in events]
-    assert all(d.status == DeliveryStatus.DELIVERED for d in await store.list_deliveries(hook.id, limit=10))
+    assert await all_delivered(store, hook)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
