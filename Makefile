@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults lint format bench profile screenshots install clean
+.PHONY: run test test-faults lint format docs docs-check bench profile screenshots install clean
 
 run: $(STAMP)
 	$(BIN)/webhooks dev
 
 # Tests mostly wait (on retries, timers, a browser): four processes, each with its own dev server,
 # even on two cores (there, 4 min 16 s against 4 min 54 s with one process per core).
-test: $(STAMP) lint
+test: $(STAMP) lint docs-check
 	$(BIN)/pytest -n 4 --ignore=tests/faults
 
 # The fault suite: real processes killed and restarted, a 5,000-event burst, an upgrade from the
@@ -28,6 +28,15 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The manual (docs/, mkdocs.yml) on http://127.0.0.1:8001, rebuilt as a page changes.
+# NO_MKDOCS_2_WARNING: mkdocs-material's notice about MkDocs 2.0, printed on every run.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8001
+
+# Built with --strict into .data/site: a broken link or anchor fails `make test`. Quiet unless it fails.
+docs-check: $(STAMP)
+	@out=$$(NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict 2>&1) || { echo "$$out"; exit 1; }
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.console
@@ -36,9 +45,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.eager
 	$(BIN)/python -m bench.pacing
 
-# The README's screenshots: the web console, taken by its browser tests, and the Temporal UI.
+# The manual's screenshots (docs/screenshots/): the web console, taken by its browser tests, and the Temporal UI.
 screenshots: $(STAMP)
-	WEBHOOKS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_console.py
+	WEBHOOKS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_console.py tests/test_console_phone.py
 	$(BIN)/python docs/screenshots/temporal_ui.py
 
 # Where the CPU goes at one and at a hundred webhooks per event (py-spy on the worker).

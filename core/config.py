@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     workflow_sandbox: bool = False
     """Run workflows in the SDK's sandbox, which refuses non-deterministic calls as they happen.
     Off in production: it cost a third of the worker's CPU per event and 1.5 x its throughput at one
-    webhook per event (README, Benchmark). The test suite runs every workflow in it, and replays the
+    webhook per event (docs/benchmark.md). The test suite runs every workflow in it, and replays the
     recorded histories of past releases in it, which is where a non-deterministic call is caught."""
 
     @field_validator("encryption_key")

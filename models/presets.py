@@ -58,7 +58,7 @@ class Preset:
     suggested_event: str = "contact.created"
     docs_url: str = ""
     guide: str = ""
-    """A few lines for the console and the README: where to find each value."""
+    """A few lines for the console and the docs: where to find each value."""
 
 
 # --- Google Sheets (an Apps Script web app) -----------------------------------------------------

@@ -1,4 +1,4 @@
-"""A well-formed example of every trigger type: for tests, benchmarks, the README and test sends."""
+"""A well-formed example of every trigger type: for tests, benchmarks, the docs and test sends."""
 
 from __future__ import annotations
 

@@ -253,7 +253,7 @@ async def test_a_dst_gap_in_new_york_and_a_months_long_timer_with_a_small_histor
     timers: Rig, store: Store, receiver: Receiver
 ) -> None:
     # Clocks in New York spring forward on the second Sunday of March at 02:00: 02:30 that day
-    # does not exist and fires at 03:30 EDT (07:30 UTC), as the README documents. The timer
+    # does not exist and fires at 03:30 EDT (07:30 UTC), as docs/datetime.md documents. The timer
     # waits some months (the test server's clock has run ahead: the next such Sunday after it).
     now = await timers.now()
     march = date(now.year + 1, 3, 1)

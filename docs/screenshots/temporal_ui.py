@@ -1,6 +1,6 @@
-"""Screenshots of what the Temporal UI shows of one event's deliveries, for the README's "Inspecting
-deliveries in the Temporal UI": the first attempts as local activities, a failed one's timer, the
-durable retry after it.
+"""Screenshots of what the Temporal UI shows of one event's deliveries, for the manual's "Inspecting
+deliveries in the Temporal UI" (docs/temporal-ui.md): the first attempts as local activities, a failed
+one's timer, the durable retry after it.
 
     .venv/bin/python docs/screenshots/temporal_ui.py
 
@@ -59,7 +59,7 @@ RETRY_SCHEDULE = (timedelta(seconds=20), timedelta(minutes=5))
 
 NARROW = 1024
 """The viewport width of the timeline shots: room enough for the timer's label, and little more,
-so that the text stays readable once the README scales the picture down."""
+so that the text stays readable once the page scales the picture down."""
 PAD = 12
 """Pixels of margin around what a shot takes."""
 UI_TIMEOUT = 20_000
