@@ -167,10 +167,7 @@ class DeliveryActivities:
         metrics.attempt(result, sent.status_code, timedelta(milliseconds=sent.latency_ms))
         activity.logger.info(
             "delivery attempt %d to %s: %s (%.0f ms)", attempts, url_host(hook.url), detail, sent.latency_ms,
-            extra={
-                "workspace_id": ledger.workspace_id, "event_id": ledger.event_id, "webhook_id": ledger.webhook_id,
-                "delivery_id": ledger.id, "attempt": attempts, "status_code": sent.status_code, "outcome": result,
-            },
+            extra=log_fields(ledger, attempt=attempts, status_code=sent.status_code, outcome=result),
         )  # fmt: skip
 
         if verdict is Verdict.DELIVERED:
@@ -245,7 +242,19 @@ class DeliveryActivities:
         """Record the failure for good: no more retries."""
         await self.store.update_delivery(ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail)
         metrics.delivery(DeliveryStatus.FAILED, ledger.last_status_code)
+        activity.logger.warning(
+            "delivery failed for good: %s", detail,
+            extra=log_fields(ledger, status_code=ledger.last_status_code, outcome="gave up"),
+        )  # fmt: skip
         return outcome(ledger, DeliveryStatus.FAILED, detail).model_copy(update={"webhook_disabled": turned_off})
+
+
+def log_fields(ledger: Delivery, **more: Any) -> dict[str, Any]:
+    """The fields of a delivery's log lines (core.logs): its ids, and its attempt count so far."""
+    return {
+        "workspace_id": ledger.workspace_id, "event_id": ledger.event_id, "webhook_id": ledger.webhook_id,
+        "delivery_id": ledger.id, "attempt": ledger.attempts, **more,
+    }  # fmt: skip
 
 
 def signing_secrets(hook: Webhook) -> list[str]:

@@ -42,7 +42,9 @@ class NotificationActivities:
             except NotFound:
                 hook = None
         body = disabled_event(input, hook)
-        activity.logger.warning("%s: %s", WEBHOOK_DISABLED, json.dumps(body["data"]))
+        # Logged without the webhook's URL, which is often its credential (a Slack hook's path).
+        logged = body["data"] | {"webhook": {"id": input.webhook_id, "name": hook.name if hook else None}}
+        activity.logger.warning("%s: %s", WEBHOOK_DISABLED, json.dumps(logged))
         if settings is None or not settings.notification_url:
             return NotificationOutcome(sent=False, detail="no notification URL is set for the workspace: logged only")
 

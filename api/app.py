@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from temporalio.client import Client
 
 from api import errors, events, folders, redelivery, webhooks, workspaces
@@ -14,6 +15,12 @@ from console.session import PREFIX
 from core.config import Settings
 from core.temporal import connect
 from store.queries import Store
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route's function name (`create_webhook`): the name a client generated from the document
+    gives the call (FastAPI's default adds the path and method: `create_webhook_workspaces__..._post`)."""
+    return route.name
 
 
 def create_app(settings: Settings, store: Store | None = None, temporal: Client | None = None) -> FastAPI:
@@ -41,14 +48,12 @@ def create_app(settings: Settings, store: Store | None = None, temporal: Client 
         title="chatbot-webhooks",
         summary="Folders, webhooks, delivery logs and event intake of the chatbot platform's Webhooks page.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     errors.install(app)
-    app.include_router(events.router)
-    app.include_router(redelivery.router)
-    app.include_router(workspaces.router)
-    app.include_router(folders.router)
-    app.include_router(webhooks.router)
+    for module in (events, redelivery, workspaces, folders, webhooks):
+        app.include_router(module.router, responses=errors.AUTHENTICATED)
     app.mount(PREFIX, create_console(app.state))
 
     @app.get("/health", tags=["health"])

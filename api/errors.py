@@ -1,4 +1,5 @@
-"""Every error answers JSON: `{"error": {"message": ..., "field": ...}}`, with the field at fault."""
+"""Every error answers JSON: `{"error": {"message": ..., "field": ...}}` (models.errors.ErrorBody),
+with the field at fault; and the OpenAPI document declares, route by route, which of them it gives."""
 
 from __future__ import annotations
 
@@ -10,23 +11,57 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
+from temporalio.service import RPCError
 
 from core.errors import ServiceError
+from models.errors import ErrorBody, ErrorDetail, Problem
 from models.events import InvalidEvent, describe, problems_of
 
 LOCATIONS = {"body", "query", "path", "header"}
+UNREACHABLE = "Failed client connect"
+"""How the Temporal SDK's lazy client (the API's) says it could not connect: a RuntimeError."""
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
+Answers = dict[int | str, dict[str, Any]]
+"""A route's `responses=`: status, and what its answer holds and when it comes."""
 
-def error(status: int, message: str, field: str | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "field": field, **extra}}, status_code=status)
+
+def answer(when: str) -> dict[str, Any]:
+    """An error answer of the document: the error body, and when the route gives it."""
+    return {"model": ErrorBody, "description": when}
+
+
+AUTHENTICATED: Answers = {
+    401: answer("No API key, or one that is unknown or revoked.")
+    | {"headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}}},
+    403: answer("The API key belongs to another workspace than the one named (in the path, or the event's)."),
+    # Declared by us, FastAPI leaves out its own 422 (`HTTPValidationError`), which the API never answers.
+    422: answer(
+        "A value is refused: `field` names the first at fault, `problems` lists each. A body that is not "
+        "JSON (or not UTF-8) names no field."
+    ),
+}
+"""What every route of the API can answer; the app declares it on each router it includes."""
+
+UNKNOWN_ID: Answers = {
+    404: answer("An id it names (in the path, or as `folder_id` or `cursor`) is not one of this workspace's.")
+}
+TEMPORAL_DOWN: Answers = {503: answer("Temporal did not answer, or refused to start the workflow; try again.")}
+
+
+def error(status: int, message: str, field: str | None = None, problems: list[Problem] | None = None) -> JSONResponse:
+    detail = ErrorDetail(message=message, field=field)
+    if problems is not None:
+        detail.problems = problems
+    # Unset fields left out: `problems` only where there are some, as the document says.
+    return JSONResponse(ErrorBody(error=detail).model_dump(mode="json", exclude_unset=True), status_code=status)
 
 
 def invalid(problems: list[tuple[str | None, str]]) -> JSONResponse:
     """422 naming the first field at fault; `problems` lists them all."""
     field = problems[0][0] if problems else None
-    listed = [{"field": f, "message": m} for f, m in problems]
-    return error(422, describe(problems) or "invalid request", field, problems=listed)
+    listed = [Problem(field=f, message=m) for f, m in problems]
+    return error(422, describe(problems) or "invalid request", field, listed)
 
 
 def install(app: FastAPI) -> None:
@@ -51,8 +86,22 @@ def install(app: FastAPI) -> None:
     async def invalid_model(_: Request, err: ValidationError) -> JSONResponse:
         return invalid(problems_of(err.errors(include_url=False)))
 
+    @app.exception_handler(RPCError)
+    async def temporal_refused(_: Request, err: RPCError) -> JSONResponse:
+        return error(503, f"Temporal did not take the request: {err.message}")
+
+    @app.exception_handler(RuntimeError)
+    async def temporal_unreachable(_: Request, err: RuntimeError) -> JSONResponse:
+        if not str(err).startswith(UNREACHABLE):
+            raise err  # a defect: answered 500, with its traceback in the log
+        return error(503, f"Temporal cannot be reached: {err}")
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> JSONResponse:
+        if err.status_code == 400 and err.__cause__ is not None:
+            # FastAPI's answer to a body it could not decode (not UTF-8, nested past the parser's
+            # depth): refused as every body that is not JSON is.
+            return error(422, f"Invalid JSON: {err.__cause__}")
         response = error(err.status_code, str(err.detail))
         response.headers.update(err.headers or {})
         if err.status_code == 405:

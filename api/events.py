@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
-from temporalio.service import RPCError
 
 from api.deps import ClientDep, KeyDep, SettingsDep, StoreDep
+from api.errors import TEMPORAL_DOWN, Answers, answer
 from api.webhooks import Started
 from core.temporal import workflow_url
 from models.events import MAX_EVENT_BYTES, parse_event
@@ -13,6 +13,10 @@ from services.access import authorize
 from services.events import accept_event
 
 router = APIRouter(tags=["events"])
+REFUSED_EVENTS: Answers = TEMPORAL_DOWN | {
+    409: answer("The event id was used in this workspace for an event with other content (the first one is kept)."),
+    413: answer(f"The body is larger than an event may be ({MAX_EVENT_BYTES // 1024} KiB)."),
+}
 
 
 async def read_bounded(request: Request, limit: int) -> bytes:
@@ -34,6 +38,7 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model_exclude_none=True,
+    responses=REFUSED_EVENTS,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
 )
 async def publish_event(
@@ -44,8 +49,5 @@ async def publish_event(
     key must cover the event's workspace."""
     event = parse_event(await read_bounded(request, MAX_EVENT_BYTES))
     authorize(key, event.workspace_id)
-    try:
-        handle = await accept_event(store, client, settings.task_queue, event)
-    except RPCError as err:
-        raise HTTPException(503, f"Temporal did not take the event: {err.message}") from None
+    handle = await accept_event(store, client, settings.task_queue, event)
     return Started(workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id))

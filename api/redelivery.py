@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, status
 
 from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
+from api.errors import TEMPORAL_DOWN, UNKNOWN_ID, answer
 from models.redelivery import Redelivery, RedeliveryReport, WebhookRedelivery
 from services import redelivery
 
@@ -16,7 +17,11 @@ router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["redelivery"])
 Reason = Annotated[str, Body(embed=True, max_length=500)]
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/deliveries/{delivery_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=UNKNOWN_ID | TEMPORAL_DOWN | {409: answer("The delivery was delivered: there is nothing to re-send.")},
+)
 async def redeliver_one(
     store: StoreDep,
     client: ClientDep,
@@ -32,7 +37,9 @@ async def redeliver_one(
     )
 
 
-@router.post("/webhooks/{webhook_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/webhooks/{webhook_id}/redeliver", status_code=status.HTTP_202_ACCEPTED, responses=UNKNOWN_ID | TEMPORAL_DOWN
+)
 async def redeliver_webhook(
     store: StoreDep,
     client: ClientDep,

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel
 
 from api.deps import ClientDep, SettingsDep, StoreDep, WorkspaceDep
+from api.errors import TEMPORAL_DOWN, UNKNOWN_ID, Answers, answer
 from core.temporal import workflow_url
 from models.preview import ReceiverAnswer, RequestPreview
 from models.runs import EventOutcome
+from models.stats import WebhookStats
 from models.tables import (
     BasicAuth,
     BearerAuth,
@@ -23,11 +25,14 @@ from models.tables import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from services import deliveries
+from services import deliveries, stats
 from services import webhooks as service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["webhooks"])
 Limit = Annotated[int, Query(ge=1, le=200)]
+NAME_TAKEN: Answers = {
+    409: answer("A webhook of that name is in the same folder already (whatever the case of its letters).")
+}
 
 
 class Started(BaseModel):
@@ -53,7 +58,7 @@ def public(hook: Any) -> WebhookPublic:
     return WebhookPublic.of(hook)
 
 
-@router.get("/webhooks")
+@router.get("/webhooks", responses=UNKNOWN_ID)
 async def list_webhooks(
     store: StoreDep,
     workspace_id: WorkspaceDep,
@@ -76,7 +81,7 @@ async def list_webhooks(
     )
 
 
-@router.post("/webhooks", status_code=status.HTTP_201_CREATED)
+@router.post("/webhooks", status_code=status.HTTP_201_CREATED, responses=UNKNOWN_ID | NAME_TAKEN)
 async def create_webhook(
     store: StoreDep, settings: SettingsDep, workspace_id: WorkspaceDep, body: WebhookCreate
 ) -> WebhookWithSecret:
@@ -85,14 +90,14 @@ async def create_webhook(
     return WebhookWithSecret.of(hook)
 
 
-@router.get("/webhooks/{webhook_id}")
+@router.get("/webhooks/{webhook_id}", responses=UNKNOWN_ID)
 async def show_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> service.WebhookShown:
     """The webhook, and how many of its deliveries are `waiting` (held back now: status
     `throttled`, `GET .../deliveries?status=throttled` lists them with their `held_reason`)."""
     return await service.show_webhook(store, workspace_id, webhook_id)
 
 
-@router.patch("/webhooks/{webhook_id}")
+@router.patch("/webhooks/{webhook_id}", responses=UNKNOWN_ID | NAME_TAKEN)
 async def update_webhook(
     store: StoreDep, settings: SettingsDep, workspace_id: WorkspaceDep, webhook_id: str, body: WebhookUpdate
 ) -> WebhookPublic:
@@ -102,18 +107,18 @@ async def update_webhook(
     return public(hook)
 
 
-@router.delete("/webhooks/{webhook_id}")
+@router.delete("/webhooks/{webhook_id}", responses=UNKNOWN_ID)
 async def delete_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> dict[str, object]:
     await service.delete_webhook(store, workspace_id, webhook_id)
     return {"id": webhook_id, "deleted": True}
 
 
-@router.post("/webhooks/{webhook_id}/enable")
+@router.post("/webhooks/{webhook_id}/enable", responses=UNKNOWN_ID)
 async def enable_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> WebhookPublic:
     return public(await service.set_enabled(store, workspace_id, webhook_id, True, None))
 
 
-@router.post("/webhooks/{webhook_id}/disable")
+@router.post("/webhooks/{webhook_id}/disable", responses=UNKNOWN_ID)
 async def disable_webhook(
     store: StoreDep,
     workspace_id: WorkspaceDep,
@@ -123,7 +128,7 @@ async def disable_webhook(
     return public(await service.set_enabled(store, workspace_id, webhook_id, False, reason))
 
 
-@router.get("/webhooks/{webhook_id}/secret")
+@router.get("/webhooks/{webhook_id}/secret", responses=UNKNOWN_ID)
 async def show_secret(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> Secrets:
     """The signing secret, and the receiver's credentials when it has some: every other answer
     masks them."""
@@ -133,7 +138,7 @@ async def show_secret(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: s
     )
 
 
-@router.post("/webhooks/{webhook_id}/rotate-secret")
+@router.post("/webhooks/{webhook_id}/rotate-secret", responses=UNKNOWN_ID)
 async def rotate_secret(
     store: StoreDep,
     workspace_id: WorkspaceDep,
@@ -145,7 +150,12 @@ async def rotate_secret(
     return Secret(secret=hook.secret, previous_secret_expires_at=hook.previous_secret_expires_at)
 
 
-@router.post("/webhooks/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model_exclude_none=True)
+@router.post(
+    "/webhooks/{webhook_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model_exclude_none=True,
+    responses=UNKNOWN_ID | TEMPORAL_DOWN,
+)
 async def send_test(
     store: StoreDep,
     client: ClientDep,
@@ -166,7 +176,7 @@ async def send_test(
     return started
 
 
-@router.get("/webhooks/{webhook_id}/preview")
+@router.get("/webhooks/{webhook_id}/preview", responses=UNKNOWN_ID)
 async def preview_webhook(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> RequestPreview:
     """The request this webhook would send for a sample event of its trigger, without sending it:
     URL, headers (credentials masked), body."""
@@ -179,7 +189,7 @@ async def preview_draft(workspace_id: WorkspaceDep, body: WebhookCreate) -> Requ
     return service.preview(service.new_webhook(workspace_id, body))
 
 
-@router.get("/webhooks/{webhook_id}/deliveries")
+@router.get("/webhooks/{webhook_id}/deliveries", responses=UNKNOWN_ID)
 async def list_deliveries(
     store: StoreDep,
     client: ClientDep,
@@ -197,7 +207,38 @@ async def list_deliveries(
     )  # fmt: skip
 
 
-@router.get("/deliveries/{delivery_id}")
+@router.get("/webhooks/{webhook_id}/stats", responses=UNKNOWN_ID)
+async def webhook_stats(store: StoreDep, workspace_id: WorkspaceDep, webhook_id: str) -> WebhookStats:
+    """The webhook's health over the last 24 hours (hour by hour) and the last 7 days (day by day):
+    its deliveries by outcome, the success rate (delivered / (delivered + failed)) and the latency
+    p50/p95 of the delivered ones. A delivery counts in the hour and day it was created, with its
+    status now; test sends are left out."""
+    return await stats.webhook_stats(store, workspace_id, webhook_id)
+
+
+@router.get("/deliveries", responses=UNKNOWN_ID)
+async def list_workspace_deliveries(
+    store: StoreDep,
+    client: ClientDep,
+    settings: SettingsDep,
+    workspace_id: WorkspaceDep,
+    status: DeliveryStatus | None = None,
+    webhook_id: str | None = None,
+    event_type: str | None = None,
+    contact_id: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> DeliveryPage:
+    """Every webhook's deliveries in the workspace, newest first, from the ledger. `status=failed`
+    lists what is still undelivered after giving up: a delivery redelivered since is `delivered`
+    (or `pending` while it is tried again) and is not listed."""
+    return await deliveries.list_workspace_deliveries(
+        store, workspace_id, ui_url=settings.ui_url, namespace=client.namespace, status=status,
+        webhook_id=webhook_id, event_type=event_type, contact_id=contact_id, cursor=cursor, limit=limit,
+    )  # fmt: skip
+
+
+@router.get("/deliveries/{delivery_id}", responses=UNKNOWN_ID)
 async def show_delivery(
     store: StoreDep, client: ClientDep, settings: SettingsDep, workspace_id: WorkspaceDep, delivery_id: str
 ) -> DeliveryPublic:

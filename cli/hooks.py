@@ -1,64 +1,46 @@
-"""`webhooks hook|folder|deliveries|key ...`: the Webhooks page from a terminal, on the same
-services as the API. The command line acts as an operator: on any workspace, without a key."""
+"""`webhooks hook ...`: the Webhooks page from a terminal, on the same services as the API."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
+from cli.common import HookId, Workspace, with_store, workspace_of
 from cli.output import JsonOption, emit, fail, table
 from cli.started import describe_start, report_start
+from cli.stats import hook_stats
 from core.config import Settings
 from core.errors import ServiceError
 from core.templates import BodyFormat
 from core.temporal import connect
-from models.events import describe_validation_error
 from models.presets import PRESETS, apply_preset
 from models.tables import (
     MAX_PACE,
     MIN_RATE,
-    ApiKeyPublic,
-    DeliveryPublic,
-    DeliveryStatus,
-    FolderCreate,
-    FolderPublic,
     OrderOnFailure,
     Webhook,
     WebhookCreate,
     WebhookPublic,
     WebhookUpdate,
     WebhookWithSecret,
-    WorkspaceSettings,
-    WorkspaceSettingsPublic,
-    WorkspaceSettingsUpdate,
 )
-from services import access, deliveries, workspaces
 from services import webhooks as service
 from store.queries import Store
 
-T = TypeVar("T")
 AUTH_SECRET_ENV = "WEBHOOKS_AUTH_SECRET"
 
 hook_app = typer.Typer(
-    help="Webhooks: create, list, change, turn on or off, test, rotate, delete.", no_args_is_help=True
+    help="Webhooks: create, list, change, turn on or off, test, rotate, delete; their health (stats).",
+    no_args_is_help=True,
 )
-folder_app = typer.Typer(help="Folders that group webhooks on the Webhooks page.", no_args_is_help=True)
-deliveries_app = typer.Typer(help="The delivery log of a webhook, from the ledger.", no_args_is_help=True)
-key_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
-workspace_app = typer.Typer(help="A workspace's settings: where operational events go.", no_args_is_help=True)
+hook_app.command("stats")(hook_stats)
 
-Workspace = Annotated[str, typer.Option("--workspace", "-w", help="The workspace (bot / page) id.")]
-HookId = Annotated[str, typer.Argument(help="The webhook's id (wh_...).")]
-FolderId = Annotated[str, typer.Argument(help="The folder's id (fld_...).")]
 Filters = Annotated[list[str] | None, typer.Option("--filter", help="KEY=VALUE narrowing the trigger, e.g. tag=VIP.")]
 Headers = Annotated[list[str] | None, typer.Option("--header", help="NAME=VALUE sent with every delivery.")]
 FollowRedirects = Annotated[
@@ -136,24 +118,6 @@ NoRateLimit = Annotated[
     bool, typer.Option("--no-rate-limit", help="Remove the rate limit (--max-per-second and --burst).")
 ]
 NoMaxInFlight = Annotated[bool, typer.Option("--no-max-in-flight", help="Remove the cap on requests open at once.")]
-
-
-def with_store(work: Callable[[Store], Awaitable[T]]) -> T:
-    """Run one piece of work on the configured store, turning rule breaks into clear errors."""
-
-    async def main() -> T:
-        store = Store.from_url(Settings().database_url)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except ServiceError as err:
-        fail(str(err))
-    except ValidationError as err:
-        fail(describe_validation_error(err))
 
 
 def pairs(option: str, items: list[str] | None) -> dict[str, str]:
@@ -315,13 +279,6 @@ def show_hook(
 
 def public(hook: Webhook) -> WebhookPublic:
     return WebhookPublic.of(hook)
-
-
-async def workspace_of(store: Store, webhook_id: str) -> str:
-    return (await store.get_webhook(webhook_id)).workspace_id
-
-
-# --- hooks ---------------------------------------------------------------------------------------
 
 
 @hook_app.command("create")
@@ -565,7 +522,7 @@ def hook_test(
         client = await connect()
         workspace = await workspace_of(store, hook_id)
         sent = await service.send_test(store, client, settings.task_queue, workspace, hook_id)
-        shown = await describe_start(client, sent.handle, settings.ui_url, wait=False)
+        shown = await describe_start(client, sent.handle, settings.ui_url)
         if wait:
             tested = await service.await_test(store, workspace, sent, settings.request_timeout + service.ANSWER_GRACE)
             shown |= {"answer": tested.answer.model_dump(mode="json") if tested.answer else None}
@@ -613,224 +570,3 @@ def hook_presets(json_: bool = JsonOption) -> None:
             ["PRESET", "SENDS TO", "AUTH", "FIELDS"],
         ),
     )
-
-
-# --- folders -------------------------------------------------------------------------------------
-
-
-def show_folder(folder: FolderPublic) -> None:
-    typer.echo(f"{folder.id}  {folder.name}")
-
-
-@folder_app.command("create")
-def folder_create(
-    workspace: Workspace,
-    name: Annotated[str, typer.Option(help="The folder's name, unique in the workspace.")],
-    json_: bool = JsonOption,
-) -> None:
-    """Create a folder."""
-    folder = with_store(lambda s: service.create_folder(s, workspace, FolderCreate(name=name)))
-    shown = FolderPublic.model_validate(folder, from_attributes=True)
-    emit(shown, json_, lambda: show_folder(shown))
-
-
-@folder_app.command("list")
-def folder_list(workspace: Workspace, json_: bool = JsonOption) -> None:
-    """List a workspace's folders."""
-    folders = [
-        FolderPublic.model_validate(f, from_attributes=True) for f in with_store(lambda s: s.list_folders(workspace))
-    ]
-    emit(folders, json_, lambda: table([(f.id, f.name) for f in folders], ["ID", "NAME"]))
-
-
-@folder_app.command("rename")
-def folder_rename(
-    workspace: Workspace, folder_id: FolderId, name: Annotated[str, typer.Option()], json_: bool = JsonOption
-) -> None:
-    """Rename a folder."""
-    folder = with_store(lambda s: service.rename_folder(s, workspace, folder_id, FolderCreate(name=name)))
-    shown = FolderPublic.model_validate(folder, from_attributes=True)
-    emit(shown, json_, lambda: show_folder(shown))
-
-
-@folder_app.command("delete")
-def folder_delete(
-    workspace: Workspace,
-    folder_id: FolderId,
-    move_webhooks_out: Annotated[
-        bool, typer.Option("--move-webhooks-out", help="Move its webhooks to the top level first.")
-    ] = False,
-    json_: bool = JsonOption,
-) -> None:
-    """Delete a folder; one that holds webhooks only with --move-webhooks-out."""
-    moved = with_store(lambda s: service.delete_folder(s, workspace, folder_id, move_webhooks_out=move_webhooks_out))
-    emit(
-        {"id": folder_id, "deleted": True, "webhooks_moved_out": moved},
-        json_,
-        lambda: typer.echo(f"deleted {folder_id}" + (f"; {moved} webhook(s) moved to the top level" if moved else "")),
-    )
-
-
-# --- deliveries ----------------------------------------------------------------------------------
-
-
-@deliveries_app.command("list")
-def deliveries_list(
-    hook_id: HookId,
-    status: Annotated[DeliveryStatus | None, typer.Option(help="Only deliveries in this state.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
-    json_: bool = JsonOption,
-) -> None:
-    """A webhook's recent deliveries, newest first; a held one (throttled) says why and until when."""
-    settings = Settings()
-
-    async def work(store: Store) -> list[DeliveryPublic]:
-        namespace = (await connect(lazy=True)).namespace
-        workspace = await workspace_of(store, hook_id)
-        page = await deliveries.list_deliveries(
-            store, workspace, hook_id, ui_url=settings.ui_url, namespace=namespace, status=status, limit=limit
-        )
-        return page.items
-
-    shown = with_store(work)
-    emit(
-        shown,
-        json_,
-        lambda: table(
-            [
-                (
-                    d.id,
-                    d.event_id,
-                    d.status,
-                    d.attempts,
-                    d.last_status_code,
-                    f"{d.created_at:%Y-%m-%d %H:%M:%S}",
-                    detail(d),
-                )
-                for d in shown
-            ],
-            ["DELIVERY", "EVENT", "STATUS", "ATTEMPTS", "HTTP", "CREATED (UTC)", "LAST ERROR / HELD BACK"],
-        ),
-    )
-
-
-def detail(delivery: DeliveryPublic) -> str:
-    """The last error; for a held delivery, why it is held and until when."""
-    if delivery.status == DeliveryStatus.THROTTLED and delivery.held_reason:
-        until = f" until {delivery.next_attempt_at:%H:%M:%S} UTC" if delivery.next_attempt_at else ""
-        return f"held{until}: {delivery.held_reason}"
-    return delivery.last_error or ""
-
-
-@deliveries_app.command("show")
-def deliveries_show(
-    delivery_id: Annotated[str, typer.Argument(help="The delivery's id (msg_..., the webhook-id header).")],
-    workspace: Workspace,
-    json_: bool = JsonOption,
-) -> None:
-    """One delivery in detail, with its workflow's link in the Temporal UI."""
-    settings = Settings()
-
-    async def work(store: Store) -> DeliveryPublic:
-        namespace = (await connect(lazy=True)).namespace
-        return await deliveries.get_delivery(store, workspace, delivery_id, ui_url=settings.ui_url, namespace=namespace)
-
-    shown = with_store(work)
-
-    def human() -> None:
-        for field, value in shown.model_dump().items():
-            typer.echo(f"{field:<18}{'' if value is None else value}")
-
-    emit(shown, json_, human)
-
-
-# --- API keys ------------------------------------------------------------------------------------
-
-
-@key_app.command("create")
-def key_create(
-    name: Annotated[str, typer.Option(help="Who or what uses it, e.g. 'platform backend'.")],
-    workspace: Annotated[str | None, typer.Option("--workspace", "-w", help="The workspace it acts on.")] = None,
-    admin: Annotated[bool, typer.Option("--admin", help="A key for every workspace.")] = False,
-    json_: bool = JsonOption,
-) -> None:
-    """Create an API key; prints it once (only its hash is stored)."""
-    if admin == (workspace is not None):
-        fail("give either --workspace WS or --admin")
-    created = with_store(lambda s: access.create_key(s, workspace, name))
-    emit(
-        created,
-        json_,
-        lambda: typer.echo(f"{created.id}  {created.key}\n(shown once: only its hash is kept)"),
-    )
-
-
-@key_app.command("list")
-def key_list(
-    workspace: Annotated[str | None, typer.Option("--workspace", "-w")] = None, json_: bool = JsonOption
-) -> None:
-    """List API keys (never the keys themselves)."""
-    keys = [ApiKeyPublic.model_validate(k, from_attributes=True) for k in with_store(lambda s: s.list_keys(workspace))]
-    emit(
-        keys,
-        json_,
-        lambda: table(
-            [
-                (
-                    k.id,
-                    k.prefix + "...",
-                    k.workspace_id or "(admin)",
-                    k.name,
-                    "revoked" if k.revoked_at else "active",
-                )
-                for k in keys
-            ],
-            ["ID", "KEY", "WORKSPACE", "NAME", "STATE"],
-        ),
-    )
-
-
-@key_app.command("revoke")
-def key_revoke(
-    key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")], json_: bool = JsonOption
-) -> None:
-    """Revoke an API key: it stops working at once."""
-    key = ApiKeyPublic.model_validate(with_store(lambda s: s.revoke_key(key_id)), from_attributes=True)
-    emit(key, json_, lambda: typer.echo(f"revoked {key.id}"))
-
-
-def show_workspace(settings: WorkspaceSettingsPublic) -> None:
-    typer.echo(f"workspace            {settings.workspace_id}")
-    typer.echo(f"notification url     {settings.notification_url or '(none: operational events are only logged)'}")
-    typer.echo(f"notification secret  {settings.notification_secret}")
-
-
-@workspace_app.command("show")
-def workspace_show(workspace_id: Workspace, json_: bool = JsonOption) -> None:
-    """The notification URL for operational events (webhook.disabled) and the secret that signs them."""
-    shown = WorkspaceSettingsPublic.model_validate(
-        with_store(lambda s: workspaces.get_settings(s, workspace_id)), from_attributes=True
-    )
-    emit(shown, json_, lambda: show_workspace(shown))
-
-
-@workspace_app.command("set")
-def workspace_set(
-    workspace_id: Workspace,
-    notification_url: Annotated[
-        str | None, typer.Option(help="Where webhook.disabled events go; --no-notification-url clears it.")
-    ] = None,
-    clear: Annotated[bool, typer.Option("--no-notification-url", help="Stop sending operational events.")] = False,
-    json_: bool = JsonOption,
-) -> None:
-    """Set or clear the workspace's notification URL."""
-    if (notification_url is None) == (not clear):
-        fail("give --notification-url URL, or --no-notification-url")
-    settings = Settings()
-
-    async def work(store: Store) -> WorkspaceSettings:
-        update = WorkspaceSettingsUpdate(notification_url=None if clear else notification_url)
-        return await workspaces.update_settings(store, workspace_id, update, allow_private=settings.allow_private_urls)
-
-    shown = WorkspaceSettingsPublic.model_validate(with_store(work), from_attributes=True)
-    emit(shown, json_, lambda: show_workspace(shown))

@@ -10,12 +10,25 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.hooks import deliveries_app, folder_app, hook_app, key_app, workspace_app
+from cli.deliveries import deliveries_app
+from cli.folders import folder_app
+from cli.hooks import hook_app
+from cli.keys import key_app
 from cli.output import JsonOption, fail
 from cli.redeliver import redeliver
 from cli.secrets import secrets_app
-from cli.started import describe_start, report_start
+from cli.started import (
+    Followed,
+    connected,
+    describe_start,
+    outcome_of,
+    print_start,
+    report_start,
+    stopped_waiting,
+    wait_with_progress,
+)
 from cli.timers import timers_app
+from cli.workspaces import workspace_app
 from core.config import Settings
 from core.temporal import connect, ensure_retention_schedule, register_search_attributes
 from models.events import EVENT_TYPES, InvalidEvent, parse_event
@@ -156,11 +169,19 @@ def example(
 @app.command()
 def send(
     file: Annotated[str, typer.Argument(help="A JSON file with one event, or - for standard input.")],
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the deliveries and print the result.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the deliveries, printing each attempt's outcome as it comes, then the result. "
+            "Ctrl-C stops the waiting, not the delivery.",
+        ),
+    ] = False,
     json_: bool = JsonOption,
 ) -> None:
     """Publish a trigger event: starts its workflow (once per event id) and prints its id and UI link."""
     from starter import EventConflict, publish
+    from store.queries import Store
 
     try:
         raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
@@ -171,17 +192,31 @@ def send(
     except InvalidEvent as err:
         fail(str(err))
     settings = Settings()
+    followed = Followed(event.workspace_id)
+    progress = wait and not json_  # with --json: one document, at the end
 
     async def main() -> dict[str, Any]:
-        client = await connect()
+        client = await connected()
         handle = await publish(client, event, task_queue=settings.task_queue)
-        return await describe_start(client, handle, settings.ui_url, wait)
+        followed.shown = shown = await describe_start(client, handle, settings.ui_url)
+        if not wait:
+            return shown
+        if not progress:
+            return shown | await outcome_of(handle)
+        print_start(shown)  # at once: the result may be a day away
+        store = Store.from_url(settings.database_url)
+        try:
+            return shown | await wait_with_progress(handle, store, event.workspace_id, event.event_id)
+        finally:
+            await store.close()
 
     try:
         started = asyncio.run(main())
     except EventConflict as err:
         fail(str(err))
-    report_start(started, json_)
+    except KeyboardInterrupt:
+        stopped_waiting(followed)
+    report_start(started, json_, announced=progress)
 
 
 app.command()(redeliver)

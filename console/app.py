@@ -4,13 +4,14 @@ services do the work and their errors come back next to the field they name."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,14 +20,19 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
 
 from api.deps import ClientDep, SettingsDep, StoreDep
+from console.charts import health_view
 from console.forms import (
     AUTH_KINDS,
     BODY_FORMATS,
     CONDITION_LABELS,
     ON_FAILURE,
-    FieldError,
+    FolderForm,
     WebhookForm,
     auth_kind,
+    field_errors,
+    folder_values,
+    inputs,
+    problems_in,
 )
 from console.session import (
     PREFIX,
@@ -40,15 +46,16 @@ from console.session import (
     shown,
     signed_in,
 )
-from core.errors import ServiceError
+from core.errors import Conflict, NotFound, ServiceError
 from models.events import FILTER_KEYS, TRIGGER_LABELS, describe_trigger
 from models.presets import PRESETS
 from models.preview import ReceiverAnswer, RequestPreview
-from models.tables import DeliveryStatus, FolderCreate, OrderOnFailure, Webhook, WebhookUpdate
+from models.tables import UNFINISHED, DeliveryPublic, DeliveryStatus, OrderOnFailure, Webhook, WebhookUpdate
 from services import deliveries, redelivery
 from services import webhooks as hooks
 from services.access import Unauthorized, authenticate
-from store.queries import Store, url_host
+from services.stats import webhook_stats
+from store.queries import DeliveryFilter, Store, url_host
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -67,9 +74,16 @@ templates.env.globals.update(
     on_failure=ON_FAILURE,
     template_example='{"text": "New lead: {{ contact.name }} ({{ contact.tags | join:\', \' }})"}',
 )
+DELIVERIES = templates.env.get_template("_deliveries.html")
+"""The deliveries' macros, for the fragment a webhook's page fetches again."""
 RECENT_DELIVERIES = 25
-TEST_ANSWER_WAIT = timedelta(seconds=10)
-"""How long a test send waits for the receiver's answer before the page comes back without it."""
+FAILED_PAGE = 50
+"""Failed deliveries a page lists; the Webhooks page counts up to as many."""
+ONLY_FAILED = DeliveryFilter(statuses=[DeliveryStatus.FAILED])
+"""What the failed deliveries are (services.deliveries.list_workspace_deliveries says why)."""
+TEST_ANSWER_WAIT = timedelta(seconds=5)
+"""How long a test send waits for the receiver's answer before the page comes back without it (its
+delivery's row then follows the attempt by itself: no longer than a quick receiver takes)."""
 
 
 def create_console(state: State) -> FastAPI:
@@ -99,9 +113,9 @@ def create_console(state: State) -> FastAPI:
         try:
             key = await signed_in(request, store)
         except SignInNeeded:
-            return page(request, "sign_in.html", {"workspace": ""})
+            return page(request, "sign_in.html", {"workspace": "", "errors": {}})
         if key.workspace_id is None:  # an admin key signed in elsewhere: ask which workspace
-            return page(request, "sign_in.html", {"workspace": ""})
+            return page(request, "sign_in.html", {"workspace": "", "errors": {}})
         return RedirectResponse(f"{PREFIX}/w/{key.workspace_id}", status_code=303)
 
     @console.post("/sign-in", response_class=HTMLResponse)
@@ -111,11 +125,11 @@ def create_console(state: State) -> FastAPI:
         try:
             found = await authenticate(store, key.strip())
         except Unauthorized as err:
-            return page(request, "sign_in.html", {"error": str(err), "workspace": workspace}, status=401)
+            return page(request, "sign_in.html", {"errors": {"key": str(err)}, "workspace": workspace}, status=401)
         target = found.workspace_id or workspace.strip()
         if not target:
-            context = {"error": "an admin key covers every workspace: name the one to open", "workspace": ""}
-            return page(request, "sign_in.html", context, status=422)
+            errors = {"workspace": "an admin key covers every workspace: name the one to open"}
+            return page(request, "sign_in.html", {"errors": errors, "workspace": ""}, status=422)
         response = RedirectResponse(f"{PREFIX}/w/{target}", status_code=303)
         remember(response, request, key.strip())
         return response
@@ -132,34 +146,20 @@ def create_console(state: State) -> FastAPI:
     async def webhooks_page(
         request: Request, store: StoreDep, workspace_id: WorkspaceDep, folder: str = ""
     ) -> Response:
-        folders = list(await store.list_folders(workspace_id))
-        current = next((f for f in folders if f.id == folder), None)
-        if folder and current is None:
-            raise PageError(404, f"no folder {folder} in workspace {workspace_id}")
-        listed = await store.list_webhooks(workspace_id, folder_id=folder or None, limit=500)
-        latest = await store.latest_deliveries([h.id for h in listed])
-        waiting = await store.pacing.waiting([h.id for h in listed])
-        counts = await store.webhooks_per_folder(workspace_id)
-        context = {
-            "workspace_id": workspace_id,
-            "folders": folders,
-            "counts": counts,
-            "current": current,
-            "webhooks": listed,
-            "latest": latest,
-            "waiting": waiting,
-            "folder_names": {f.id: f.name for f in folders},
-        }
-        return page(request, "webhooks.html", context)
+        return await list_page(request, store, workspace_id, folder)
 
-    @console.post("/w/{workspace_id}/folders")
+    @console.post("/w/{workspace_id}/folders", response_class=HTMLResponse)
     async def create_folder(
         request: Request, store: StoreDep, workspace_id: WorkspaceDep, name: Annotated[str, Form()] = ""
     ) -> Response:
-        folder = await hooks.create_folder(store, workspace_id, validated_folder(name))
+        try:
+            folder = await hooks.create_folder(store, workspace_id, folder_values(name))
+        except ServiceError as err:
+            refused = FolderForm("new", name, field_errors(problems_in(err), inputs("name")))
+            return await list_page(request, store, workspace_id, "", refused, status=err.status)
         return done(f"/w/{workspace_id}?folder={folder.id}", f"Folder {folder.name!r} created.")
 
-    @console.post("/w/{workspace_id}/folders/{folder_id}/rename")
+    @console.post("/w/{workspace_id}/folders/{folder_id}/rename", response_class=HTMLResponse)
     async def rename_folder(
         request: Request,
         store: StoreDep,
@@ -167,10 +167,14 @@ def create_console(state: State) -> FastAPI:
         folder_id: str,
         name: Annotated[str, Form()] = "",
     ) -> Response:
-        folder = await hooks.rename_folder(store, workspace_id, folder_id, validated_folder(name))
+        try:
+            folder = await hooks.rename_folder(store, workspace_id, folder_id, folder_values(name))
+        except ServiceError as err:
+            refused = FolderForm("rename", name, field_errors(problems_in(err), inputs("name")))
+            return await list_page(request, store, workspace_id, folder_id, refused, status=err.status)
         return done(f"/w/{workspace_id}?folder={folder.id}", f"Folder renamed to {folder.name!r}.")
 
-    @console.post("/w/{workspace_id}/folders/{folder_id}/delete")
+    @console.post("/w/{workspace_id}/folders/{folder_id}/delete", response_class=HTMLResponse)
     async def delete_folder(
         request: Request,
         store: StoreDep,
@@ -179,7 +183,13 @@ def create_console(state: State) -> FastAPI:
         move_out: Annotated[bool, Form()] = False,
     ) -> Response:
         folder = await store.get_folder(folder_id, workspace_id)
-        moved = await hooks.delete_folder(store, workspace_id, folder_id, move_webhooks_out=move_out)
+        try:
+            moved = await hooks.delete_folder(store, workspace_id, folder_id, move_webhooks_out=move_out)
+        except Conflict as err:  # it holds webhooks: said in the words of this form's checkbox
+            held = (await store.webhooks_per_folder(workspace_id)).get(folder_id, 0)
+            message = f"it holds {held} webhook(s): move them out first, or tick “move its webhooks to the top level”"
+            refused = FolderForm("delete", errors={"move_out": message})
+            return await list_page(request, store, workspace_id, folder_id, refused, status=err.status)
         moved_words = f"; {moved} webhook(s) moved to the top level" if moved else ""
         return done(f"/w/{workspace_id}", f"Folder {folder.name!r} deleted{moved_words}.")
 
@@ -215,21 +225,35 @@ def create_console(state: State) -> FastAPI:
         webhook_id: str,
     ) -> Response:
         hook = await store.get_webhook(webhook_id, workspace_id)
-        recent = await store.list_deliveries(hook.id, limit=RECENT_DELIVERIES)
         waiting = (await store.pacing.waiting([hook.id])).get(hook.id, 0)
         folder = await store.get_folder(hook.folder_id, workspace_id) if hook.folder_id else None
         context = {
             "workspace_id": workspace_id,
             "hook": hook,
             "folder": folder,
-            "deliveries": [deliveries.public(d, settings.ui_url, client.namespace) for d in recent],
-            "failed": DeliveryStatus.FAILED,
-            "throttled": DeliveryStatus.THROTTLED,
+            "deliveries": await recent_deliveries(store, hook.id, settings.ui_url, client.namespace),
             "waiting": waiting,
             "preset": PRESETS.get(hook.preset or ""),
             "auth": auth_kind(hook.receiver_auth),
+            "health_stats": health_view(await webhook_stats(store, workspace_id, hook.id)),
         } | preview_context(hook)
         return page(request, "webhook.html", context)
+
+    @console.get("/w/{workspace_id}/webhooks/{webhook_id}/deliveries-fragment", response_class=HTMLResponse)
+    async def deliveries_fragment(
+        request: Request,
+        store: StoreDep,
+        client: ClientDep,
+        settings: SettingsDep,
+        workspace_id: WorkspaceDep,
+        webhook_id: str,
+    ) -> Response:
+        """The webhook page's Recent deliveries alone, which its script fetches again while one is
+        in flight."""
+        hook = await store.get_webhook(webhook_id, workspace_id)
+        shown = await recent_deliveries(store, hook.id, settings.ui_url, client.namespace)
+        fragment = DELIVERIES.module.recent_deliveries(shown, f"{PREFIX}/w/{workspace_id}")  # type: ignore[attr-defined]
+        return HTMLResponse(fragment, headers={"cache-control": "no-store"})
 
     @console.get("/w/{workspace_id}/webhooks/{webhook_id}/credentials", response_class=HTMLResponse)
     async def show_credentials(
@@ -306,7 +330,12 @@ def create_console(state: State) -> FastAPI:
         sent = await hooks.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
         answer = (await hooks.await_test(store, workspace_id, sent, TEST_ANSWER_WAIT)).answer
         if answer is None:
-            message = f"Test event sent ({sent.handle.id}); its delivery appears below in a moment."
+            message = f"Test event sent ({sent.handle.id}); its delivery below shows the answer when it comes."
+        elif answer.status == DeliveryStatus.SKIPPED:  # the attempt skips a webhook that is off, a test too
+            message = (
+                "Test event not sent: the webhook is off, so its delivery was recorded as skipped. "
+                "Turn it on to send one."
+            )
         else:
             message = f"Test event {answer.status}: {describe_answer(answer)}"
         return done(f"/w/{workspace_id}/webhooks/{webhook_id}", message)
@@ -334,15 +363,69 @@ def create_console(state: State) -> FastAPI:
         settings: SettingsDep,
         workspace_id: WorkspaceDep,
         delivery_id: str,
+        back: Annotated[str, Form()] = "",
     ) -> Response:
         delivery = await store.get_delivery(delivery_id, workspace_id)
         result = await redelivery.redeliver_delivery(
             client, store, workspace_id, delivery_id, "redelivery from the console",
             task_queue=settings.task_queue, ui_url=settings.ui_url,
         )  # fmt: skip
-        return done(f"/w/{workspace_id}/webhooks/{delivery.webhook_id}", f"Redelivery: {result.detail}")
+        webhook_page = f"/w/{workspace_id}/webhooks/{delivery.webhook_id}"
+        return done(back_to(back, workspace_id) if back else webhook_page, f"Redelivery: {result.detail}")
+
+    @console.get("/w/{workspace_id}/deliveries/failed", response_class=HTMLResponse)
+    async def failed_deliveries(
+        request: Request,
+        store: StoreDep,
+        client: ClientDep,
+        settings: SettingsDep,
+        workspace_id: WorkspaceDep,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Response:
+        """The workspace's deliveries still undelivered, as the ledger has them: one redelivered and
+        delivered since is not among them."""
+        listed = await deliveries.list_workspace_deliveries(
+            store, workspace_id, ui_url=settings.ui_url, namespace=client.namespace,
+            status=DeliveryStatus.FAILED, cursor=cursor, limit=FAILED_PAGE,
+        )  # fmt: skip
+        names = await webhook_names(store, workspace_id, [d.webhook_id for d in listed.items])
+        return page(request, "failed.html", {"workspace_id": workspace_id, "listed": listed, "names": names})
 
     return console
+
+
+async def list_page(
+    request: Request,
+    store: Store,
+    workspace_id: str,
+    folder: str,
+    refused: FolderForm | None = None,
+    status: int = 200,
+) -> Response:
+    """The Webhooks page of a folder (all of them when `folder` is empty), with the folder form
+    that was refused, if any, shown again with its errors."""
+    folders = list(await store.list_folders(workspace_id))
+    current = next((f for f in folders if f.id == folder), None)
+    if folder and current is None:
+        raise PageError(404, f"no folder {folder} in workspace {workspace_id}")
+    listed = await store.list_webhooks(workspace_id, folder_id=folder or None, limit=500)
+    latest = await store.latest_deliveries([h.id for h in listed])
+    waiting = await store.pacing.waiting([h.id for h in listed])
+    counts = await store.webhooks_per_folder(workspace_id)
+    failed = await store.list_workspace_deliveries(workspace_id, ONLY_FAILED, limit=FAILED_PAGE + 1)
+    context = {
+        "workspace_id": workspace_id,
+        "folders": folders,
+        "counts": counts,
+        "current": current,
+        "webhooks": listed,
+        "latest": latest,
+        "waiting": waiting,
+        "folder_names": {f.id: f.name for f in folders},
+        "folder_form": refused or FolderForm(""),
+        "failed_count": f"{FAILED_PAGE}+" if len(failed) > FAILED_PAGE else len(failed),
+    }
+    return page(request, "webhooks.html", context, status=status)
 
 
 async def form_page(
@@ -355,6 +438,20 @@ async def form_page(
         "folders": await store.list_folders(workspace_id),
     }
     return page(request, "webhook_form.html", context, status=status)
+
+
+async def recent_deliveries(store: Store, webhook_id: str, ui_url: str, namespace: str) -> list[DeliveryPublic]:
+    recent = await store.list_deliveries(webhook_id, limit=RECENT_DELIVERIES)
+    return [deliveries.public(d, ui_url, namespace) for d in recent]
+
+
+async def webhook_names(store: Store, workspace_id: str, webhook_ids: list[str]) -> dict[str, str]:
+    """The names of those of these webhooks that still exist (a deleted one's deliveries stay)."""
+    names = {}
+    for webhook_id in dict.fromkeys(webhook_ids):
+        with contextlib.suppress(NotFound):
+            names[webhook_id] = (await store.get_webhook(webhook_id, workspace_id)).name
+    return names
 
 
 def preview_context(hook: Webhook) -> dict[str, Any]:
@@ -430,19 +527,14 @@ def guide_parts(guide: str) -> list[tuple[str, str]]:
 
 
 templates.env.globals.update(
+    statuses=DeliveryStatus,
+    unfinished=UNFINISHED,
     redirect_chain=redirect_chain,
     guide_parts=guide_parts,
     pace_badges=pace_badges,
     pacing_words=pacing_words,
     order_words=order_words,
 )
-
-
-def validated_folder(name: str) -> FolderCreate:
-    try:
-        return FolderCreate.model_validate({"name": name})
-    except ValueError:
-        raise FieldError("must not be empty", "name") from None
 
 
 def back_to(back: str, workspace_id: str) -> str:
@@ -484,12 +576,14 @@ def install_errors(console: FastAPI) -> None:
 
     @console.exception_handler(ServiceError)
     async def service_error(request: Request, err: ServiceError) -> Response:
-        # A form that is not the webhook form (folders, toggles): the message comes back as a flash
-        # on the page it came from; a page that cannot be shown says why.
+        # A button's form (a toggle, a move, a redelivery): the message comes back as a flash on the
+        # page it came from; a page that cannot be shown says why. Neither has an input to put the
+        # message under: its words alone, without a field's name.
         referer = request.headers.get("referer", "")
+        said = "; ".join(message for _, message in problems_in(err))
         if request.method == "POST" and referer.startswith(f"{request.url.scheme}://{request.url.netloc}{PREFIX}/"):
-            return flash(RedirectResponse(referer, status_code=303), f"Not done: {err}")
-        return page(request, "error.html", {"message": str(err)}, status=err.status)
+            return flash(RedirectResponse(referer, status_code=303), f"Not done: {said}")
+        return page(request, "error.html", {"message": said}, status=err.status)
 
     @console.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, err: RequestValidationError) -> Response:

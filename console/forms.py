@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,16 @@ from core.errors import ServiceError
 from core.templates import BodyFormat
 from models.events import FILTER_KEYS, describe, problems_of
 from models.presets import PRESETS, Preset, apply_preset, substitute
-from models.tables import MAX_PACE, BasicAuth, BearerAuth, OrderOnFailure, Webhook, WebhookCreate, WebhookUpdate
+from models.tables import (
+    MAX_PACE,
+    BasicAuth,
+    BearerAuth,
+    FolderCreate,
+    OrderOnFailure,
+    Webhook,
+    WebhookCreate,
+    WebhookUpdate,
+)
 
 CONDITION_LABELS: dict[str, tuple[str, str]] = {
     # key: (label, hint)
@@ -53,6 +63,12 @@ PACE_INPUTS = ("max_per_second", "burst", "max_in_flight")
 AUTH_INPUTS = ("username", "password", "token")
 PREFIXED = re.compile(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
 """A message that names its field first (`body_template: required when ...`)."""
+JOINED = re.compile(r"; (?=[a-z_]+(?:\.[a-z0-9_]+)*: )")
+"""Where the next problem starts in a message that joins several (models.events.describe)."""
+FORM = "form"
+"""The error slot at the top of a form: problems that name none of its fields."""
+Problem = tuple[str | None, str]
+"""A field as a dotted path (None: the request as a whole), and what is wrong with it."""
 
 
 def auth_kind(auth: BasicAuth | BearerAuth | None) -> str:
@@ -212,7 +228,7 @@ class WebhookForm:
 
     def create(self) -> WebhookCreate:
         """The WebhookCreate this form asks for; every problem at once, each naming its field."""
-        problems: list[tuple[str | None, str]] = []
+        problems: list[Problem] = []
         values = self.common_values(problems)
         preset = self.chosen_preset
         if preset is not None:
@@ -245,7 +261,7 @@ class WebhookForm:
     def change(self, hook: Webhook) -> WebhookUpdate:
         """The WebhookUpdate this Edit form asks for, checked as a whole first (so every problem shows
         at once); credentials left empty are kept."""
-        problems: list[tuple[str | None, str]] = []
+        problems: list[Problem] = []
         values = self.common_values(problems)
         values["url"] = self.url
         current = hook.receiver_auth
@@ -260,7 +276,7 @@ class WebhookForm:
             raise Refusals(problems)
         return WebhookUpdate.model_validate(values | ({"auth": auth} if changes_auth else {}))
 
-    def common_values(self, problems: list[tuple[str | None, str]]) -> dict[str, Any]:
+    def common_values(self, problems: list[Problem]) -> dict[str, Any]:
         """What both forms send: the trigger, the name and place, the Request section (no URL, no auth)."""
         template = self.body_template if self.body_format != BodyFormat.STANDARD else ""
         values: dict[str, Any] = {
@@ -282,7 +298,7 @@ class WebhookForm:
             values["url"] = self.url
         return values
 
-    def limit(self, name: str, problems: list[tuple[str | None, str]]) -> float | int | str | None:
+    def limit(self, name: str, problems: list[Problem]) -> float | int | str | None:
         """A Pacing input: None when empty (no limit), else its number. Text that is not one is said
         here in the form's words, and handed on as typed: the model refuses it too (this message,
         first, is the one shown), and a burst is then not also refused for want of a rate."""
@@ -300,7 +316,7 @@ class WebhookForm:
             return text
         return value
 
-    def new_auth(self, problems: list[tuple[str | None, str]]) -> dict[str, str] | None:
+    def new_auth(self, problems: list[Problem]) -> dict[str, str] | None:
         """The credentials of a new webhook, from the Authentication inputs of the chosen kind."""
         if self.auth_type == "basic":
             if not self.username:
@@ -317,7 +333,7 @@ class WebhookForm:
         return None
 
     def changed_auth(
-        self, current: BasicAuth | BearerAuth | None, problems: list[tuple[str | None, str]]
+        self, current: BasicAuth | BearerAuth | None, problems: list[Problem]
     ) -> tuple[dict[str, str] | None, bool]:
         """(the new credentials, whether they change). Inputs left empty keep what is stored: a new
         Basic password alone keeps the user name, and the other way round."""
@@ -333,24 +349,21 @@ class WebhookForm:
         auth = self.new_auth(problems)
         return auth, auth is not None
 
-    def parsed_headers(self, problems: list[tuple[str | None, str]] | None = None) -> dict[str, str]:
+    def parsed_headers(self, problems: list[Problem]) -> dict[str, str]:
         headers: dict[str, str] = {}
         for number, line in enumerate(self.headers.splitlines(), 1):
             if not line.strip():
                 continue
             name, colon, value = line.partition(":")
             if not colon:
-                message = f"line {number}: write each header as Name: value"
-                if problems is None:
-                    raise FieldError(message, "headers")
-                problems.append(("headers", message))
+                problems.append(("headers", f"line {number}: write each header as Name: value"))
                 continue
             headers[name.strip()] = value.strip()
         return headers
 
     # --- errors -----------------------------------------------------------------------------------
 
-    def preset_problem(self, message: str) -> tuple[str | None, str]:
+    def preset_problem(self, message: str) -> Problem:
         """apply_preset's message names the preset's field first (`subdomain: ... is required`)."""
         named = PREFIXED.fullmatch(message)
         if named is not None:
@@ -359,24 +372,11 @@ class WebhookForm:
 
     def refuse(self, err: ServiceError) -> None:
         """Put each message next to the field it names, without the field's name in front."""
-        problems = err.problems if isinstance(err, Refusals) else [(err.field, err.message)]
-        for where, message in problems:
-            key, text = self.place(where, message)
-            self.errors.setdefault(key, text)
-
-    def place(self, where: str | None, message: str) -> tuple[str, str]:
-        """(the form's error slot, the message) for a problem of the field `where` (a dotted path)."""
-        named = PREFIXED.fullmatch(message)
-        if where and message.startswith(f"{where}: "):
-            message = message.removeprefix(f"{where}: ")
-        elif named is not None and self.slot(where) == "form" and self.slot(named.group(1)) != "form":
-            # A rule about several fields (a model's own check) names its field in the message.
-            where, message = named.group(1), named.group(2)
-        return self.slot(where), message
+        self.errors = field_errors(problems_in(err), self.slot)
 
     def slot(self, where: str | None) -> str:
         if not where:
-            return "form"
+            return FORM
         parts = where.split(".")
         head = parts[0]
         preset = self.chosen_preset
@@ -388,7 +388,7 @@ class WebhookForm:
         if head == "url" and self.preset_fields_shown and preset is not None:
             # The URL is made of the preset's values: its problem goes by the first of them.
             return f"preset.{preset.fields[0].key}" if preset.fields else "preset"
-        return head if head in FORM_FIELDS else "form"
+        return head if head in FORM_FIELDS else FORM
 
 
 def header_lines(headers: dict[str, str] | None) -> str:
@@ -400,12 +400,72 @@ class Refusals(ServiceError):
 
     status = 422
 
-    def __init__(self, problems: list[tuple[str | None, str]]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         super().__init__(describe(problems))
         self.problems = problems
 
 
-class FieldError(ServiceError):
-    """A form field the API's models never see in that shape (the headers' lines)."""
+@dataclass
+class FolderForm:
+    """A folder form the Webhooks page shows again, refused: which one ("new", "rename" or
+    "delete"), the name as typed, and its errors by input."""
 
-    status = 422
+    which: str
+    name: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def folder_values(name: str) -> FolderCreate:
+    """A folder form's name as the API takes it, refused in the model's words."""
+    try:
+        return FolderCreate.model_validate({"name": name})
+    except ValidationError as err:
+        raise Refusals(problems_of(err.errors(include_url=False))) from None
+
+
+def problems_in(err: ServiceError) -> list[Problem]:
+    """The (field, message) problems an error stands for: a form's Refusals lists them; a service's
+    message that names several fields (`name: ...; url: ...`, its `field` the first of them) is
+    split back into each."""
+    if isinstance(err, Refusals):
+        return err.problems
+    if err.field and err.message.startswith(f"{err.field}: "):
+        return [named_problem(part) for part in JOINED.split(err.message)]
+    return [(err.field, err.message)]
+
+
+def named_problem(text: str) -> Problem:
+    named = PREFIXED.fullmatch(text)
+    return (named.group(1), named.group(2)) if named is not None else (None, text)
+
+
+def field_errors(problems: list[Problem], slot: Callable[[str | None], str]) -> dict[str, str]:
+    """A refused form's messages by error slot (`slot` gives the form's slot of a field, FORM for
+    its top), each without its field's name in front. A field shows its first message (the form's
+    own words come before the model's on the same field); the top shows every one."""
+    errors: dict[str, str] = {}
+    for where, message in problems:
+        key, text = place(where, message, slot)
+        if key not in errors:
+            errors[key] = text
+        elif key == FORM and text not in errors[key]:
+            errors[key] += f"; {text}"
+    return errors
+
+
+def place(where: str | None, message: str, slot: Callable[[str | None], str]) -> tuple[str, str]:
+    """(the form's error slot, the message) for a problem of the field `where` (a dotted path)."""
+    message = message.removeprefix(f"{where}: ") if where else message
+    named = PREFIXED.fullmatch(message)
+    if slot(where) != FORM:
+        return slot(where), message
+    if named is not None and slot(named.group(1)) != FORM:
+        # A rule about several fields (a model's own check) names its field in the message.
+        return slot(named.group(1)), named.group(2)
+    # At the top: a field the form has no input for keeps its name, which says what is wrong.
+    return FORM, f"{where}: {message}" if where else message
+
+
+def inputs(*fields: str) -> Callable[[str | None], str]:
+    """The error slots of a form whose inputs are these fields: each its own, any other the top."""
+    return lambda where: where if where in fields else FORM

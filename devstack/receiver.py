@@ -6,7 +6,9 @@ twice and then succeed, redirect, answer 410 or ask to be retried later; or deci
 a function of the request (`decide`), say from its webhook-id or body. It can also be taken down
 (connections refused, open ones cut) and brought back on the same port, or made slow for everyone.
 With `services` (devstack.services.ServiceEmulator) it also stands in for the services the receiver
-presets send to, under `/svc/{service}/...`; it answers GET as well as POST.
+presets send to, under `/svc/{service}/...`; it answers GET as well as POST. In the dev stack it
+also has paths that fail on purpose (`DemoPaths`: /fail, /flaky/N, /slow/S, /gone, /redirect/PATH,
+/busy/S), listed by `GET /`, so that retries, timeouts and dead endpoints can be tried on `make run`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import json
 import socket
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from devstack.services import ServiceEmulator
@@ -188,6 +191,92 @@ class Receiver:
                 pass  # the dev stack prints deliveries itself, through on_request
 
         return Handler
+
+
+SLOW_AT_MOST = 60.0
+"""Seconds /slow/S waits at most: past the default request timeout (15 s), so a timeout can be shown."""
+
+
+def whole_number(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+@dataclass(frozen=True)
+class DemoPath:
+    """One of the demo receiver's paths: `/NAME`, or `/NAME/ARG` with its argument."""
+
+    usage: str
+    does: str
+    answer: Callable[[str], Answer]
+    """Its answer, from ARG (ValueError: ARG does not fit)."""
+    times: Callable[[str], int] | None = None
+    """How many requests of each delivery (each webhook-id) get that answer before a 200; None:
+    every request. A test send or a redelivery is the same delivery: it continues the count."""
+
+
+DEMO_PATHS: dict[str, DemoPath] = {
+    "fail": DemoPath(
+        "/fail", "500 every time: retried on the schedule, then given up",
+        lambda _: Answer(500, body=b"demo receiver: /fail always fails"),
+    ),
+    "flaky": DemoPath(
+        "/flaky/N", "500 to each delivery's first N requests (by webhook-id), then 200",
+        lambda _: Answer(500, body=b"demo receiver: /flaky fails this time"), times=whole_number,
+    ),
+    "slow": DemoPath(
+        "/slow/S", f"200 after S seconds (at most {SLOW_AT_MOST:g}); past the request timeout, no answer",
+        lambda s: Answer(body=b"demo receiver: slow, but fine", delay=min(whole_number(s), SLOW_AT_MOST)),
+    ),
+    "gone": DemoPath(
+        "/gone", "410 Gone: the webhook is turned off at once (a dead endpoint)",
+        lambda _: Answer(410, body=b"demo receiver: /gone is gone"),
+    ),
+    "redirect": DemoPath(
+        "/redirect/PATH", "307 to /PATH: followed only by a webhook that follows redirects",
+        lambda path: Answer(307, {"location": f"/{path}"}, b""),
+    ),
+    "busy": DemoPath(
+        "/busy/S", "429 with Retry-After: S to each delivery's first request, then 200",
+        lambda s: Answer(429, {"retry-after": str(whole_number(s))}, b"demo receiver: busy, come back later"),
+        times=lambda _: 1,
+    ),
+}  # fmt: skip
+
+
+def demo_usage() -> str:
+    return "\n".join(f"{demo.usage:<15} {demo.does}" for demo in DEMO_PATHS.values())
+
+
+class DemoPaths:
+    """The dev stack's `Receiver.decide`: the answers of DEMO_PATHS, and their list on `GET /`;
+    any other path is left to the receiver (200)."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[tuple[str, str]] = Counter()
+        """Requests so far per (path, webhook-id)."""
+
+    def __call__(self, request: Received) -> Answer | None:
+        path = urlsplit(request.path).path
+        if path == "/" and request.method == "GET":
+            listed = f"Demo receiver: these paths answer as they say; any other path answers 200.\n\n{demo_usage()}\n"
+            return Answer(headers={"content-type": "text/plain; charset=utf-8"}, body=listed.encode())
+        name, _, argument = path.strip("/").partition("/")
+        demo = DEMO_PATHS.get(name)
+        if demo is None:
+            return None
+        try:
+            answer = demo.answer(argument)
+            times = None if demo.times is None else demo.times(argument)
+        except ValueError:
+            return Answer(400, body=f"demo receiver: expected {demo.usage} ({demo.does})".encode())
+        if times is not None:
+            key = (path, request.headers.get("webhook-id", ""))
+            self.requests[key] += 1
+            if self.requests[key] > times:
+                return Answer(body=f"demo receiver: {path} answers 200 now".encode())
+        return answer
 
 
 @contextlib.asynccontextmanager

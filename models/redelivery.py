@@ -42,3 +42,6 @@ class RedeliveryReport(BaseModel):
     workflow_ids: list[str]
     results: list[Redelivery] = Field(default_factory=list)
     dry_run: bool = False
+    skipped: list[Redelivery] = Field(default_factory=list)
+    """Failed workflows a visibility query matched but that were not re-run: the ledger says every
+    delivery they gave up on was delivered since (or is being tried again), and by which run."""

@@ -26,10 +26,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
 import store.keys  # noqa: F401  (puts secret_keys on SQLModel.metadata beside these tables, for Alembic)
+from core.names import check_key_length, name_key
 from core.templates import BodyFormat, check_template, template_context
 from models.datetime_trigger import check_datetime_filter
 from models.events import DATETIME_TYPE, EVENT_TYPES, FILTER_KEYS
@@ -95,10 +98,12 @@ class FolderCreate(FolderBase):
 
 class Folder(FolderBase, table=True):
     __tablename__ = "folders"
-    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_folders_workspace_name"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "name_key", name="uq_folders_workspace_name_key"),)
 
     id: str = Field(default_factory=lambda: new_id("fld"), primary_key=True, max_length=40)
     workspace_id: str = Field(index=True, max_length=200)
+    name_key: str = Field(default="", sa_column=Column(Text, nullable=False))
+    """The name as uniqueness compares it (core.names), set from it on every write (`key_the_name`)."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=aware())
 
 
@@ -319,11 +324,21 @@ class Webhook(WebhookBase, table=True):
         Index("ix_webhooks_match", "workspace_id", "event_type", "enabled"),
         Index("ix_webhooks_folder", "workspace_id", "folder_id"),
         Index("ix_webhooks_list", "workspace_id", "created_at", "id"),
+        # Names are unique in their folder, the top level (no folder) being one too.
+        Index(
+            "uq_webhooks_folder_name_key",
+            "workspace_id",
+            text("coalesce(folder_id, '')"),
+            "name_key",
+            unique=True,
+        ),
     )
 
     id: str = Field(default_factory=lambda: new_id("wh"), primary_key=True, max_length=40)
     workspace_id: str = Field(max_length=200)
     folder_id: str | None = Field(default=None, foreign_key="folders.id", max_length=40)
+    name_key: str = Field(default="", sa_column=Column(Text, nullable=False))
+    """The name as uniqueness compares it (core.names), set from it on every write (`key_the_name`)."""
     secret: str = Field(
         default_factory=lambda: new_secret(),
         max_length=200,
@@ -345,6 +360,16 @@ class Webhook(WebhookBase, table=True):
     @property
     def receiver_auth(self) -> BasicAuth | BearerAuth | None:
         return parse_auth(self.auth)
+
+
+def key_the_name(_mapper: Any, _connection: Any, row: Folder | Webhook) -> None:
+    """Before a row is written, its key follows its name, whichever code built or renamed it."""
+    row.name_key = name_key(row.name)
+
+
+for _named in (Folder, Webhook):
+    event.listen(_named, "before_insert", key_the_name)
+    event.listen(_named, "before_update", key_the_name)
 
 
 def parse_auth(stored: str | None) -> BasicAuth | BearerAuth | None:
@@ -460,6 +485,8 @@ class Delivery(SQLModel, table=True):
         Index("ix_deliveries_webhook", "webhook_id", "created_at", "id"),
         Index("ix_deliveries_contact_order", "webhook_id", "contact_id", "occurred_at"),
         Index("ix_deliveries_status", "webhook_id", "status"),
+        # A workspace's log by status, newest first (its failed deliveries): store.queries.workspace_deliveries.
+        Index("ix_deliveries_workspace_status", "workspace_id", "status", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -529,6 +556,8 @@ class DeliveryPublic(SQLModel):
     webhook_id: str
     event_id: str
     event_type: str
+    contact_id: str | None = None
+    """The event's contact (the deliveries can be listed by it)."""
     is_test: bool
     status: DeliveryStatus
     attempts: int
@@ -594,7 +623,7 @@ def strip_name(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
-    return value
+    return check_key_length(value)
 
 
 def sample_context(event_type: str, webhook_name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from core.errors import Conflict, NotFound, Refused
+from core.names import folder_name_taken, webhook_name_taken
 from core.netguard import UnsafeAddressError, check_host
 from core.shaping import USER_AGENT, auth_headers, shape_request
 from core.templates import BodyFormat, TemplateError
@@ -62,8 +63,7 @@ async def _check_placement(store: Store, workspace_id: str, hook: WebhookCreate,
     if hook.folder_id is not None:
         await store.get_folder(hook.folder_id, workspace_id)
     if await store.webhook_name_taken(workspace_id, hook.folder_id, hook.name, except_id):
-        where = "this folder" if hook.folder_id else "the workspace's top level"
-        raise Conflict(f"a webhook named {hook.name!r} already exists in {where}", "name")
+        raise webhook_name_taken(hook.name, hook.folder_id)
 
 
 async def create_webhook(store: Store, workspace_id: str, create: WebhookCreate, *, allow_private: bool) -> Webhook:
@@ -267,7 +267,7 @@ async def await_test(store: Store, workspace_id: str, sent: TestSend, within: ti
 
 async def create_folder(store: Store, workspace_id: str, create: FolderCreate) -> Folder:
     if await store.folder_name_taken(workspace_id, create.name):
-        raise Conflict(f"a folder named {create.name!r} already exists", "name")
+        raise folder_name_taken(create.name)
     folder = Folder.model_validate(create, update={"workspace_id": workspace_id})
     await store.add(folder)
     return folder
@@ -276,7 +276,7 @@ async def create_folder(store: Store, workspace_id: str, create: FolderCreate) -
 async def rename_folder(store: Store, workspace_id: str, folder_id: str, change: FolderCreate) -> Folder:
     folder = await store.get_folder(folder_id, workspace_id)
     if await store.folder_name_taken(workspace_id, change.name, except_id=folder.id):
-        raise Conflict(f"a folder named {change.name!r} already exists", "name")
+        raise folder_name_taken(change.name)
     folder.name = change.name
     await store.add(folder)
     return folder

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, func, insert, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, tuple_, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.matching import filter_admits
+from core.names import folder_name_taken, moving_out_clashes, name_key, webhook_name_taken
 from models.events import DATETIME_TYPE, EventConflict, TriggerEvent, same_content
 from models.payload import delivery_id_for
 from models.runs import MatchedWebhook, MatchResult
@@ -35,6 +37,7 @@ from models.tables import (
 )
 from store.db import create_engine
 from store.pacing import PacingStore
+from store.stats import StatsStore
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.pacing = PacingStore(engine)
+        self.stats = StatsStore(engine)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -256,9 +260,17 @@ class Store:
     # --- webhooks ------------------------------------------------------------------------------
 
     async def add(self, row: Webhook | Folder | ApiKey | WorkspaceSettings) -> None:
+        # Made before the commit, which expires the row if it fails: a name taken by a concurrent
+        # write since the service checked it gets the check's answer.
+        taken = name_taken(row) if isinstance(row, Folder | Webhook) else None
         async with self.session() as session:
             session.add(row)
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError as err:
+                if taken is not None and breaks_name_index(err):
+                    raise taken from None
+                raise
 
     async def save_webhook(self, hook: Webhook) -> Webhook:
         hook.updated_at = utcnow()
@@ -305,7 +317,7 @@ class Store:
         query = select(Webhook.id).where(
             Webhook.workspace_id == workspace_id,
             Webhook.folder_id == folder_id if folder_id is not None else col(Webhook.folder_id).is_(None),
-            func.lower(Webhook.name) == name.lower(),
+            Webhook.name_key == name_key(name),
         )
         if except_id is not None:
             query = query.where(Webhook.id != except_id)
@@ -361,7 +373,7 @@ class Store:
         return folder
 
     async def folder_name_taken(self, workspace_id: str, name: str, except_id: str | None = None) -> bool:
-        query = select(Folder.id).where(Folder.workspace_id == workspace_id, func.lower(Folder.name) == name.lower())
+        query = select(Folder.id).where(Folder.workspace_id == workspace_id, Folder.name_key == name_key(name))
         if except_id is not None:
             query = query.where(Folder.id != except_id)
         async with self.session() as session:
@@ -385,16 +397,25 @@ class Store:
             return {folder_id: count for folder_id, count in (await session.exec(query)).all()}
 
     async def delete_folder(self, folder: Folder, *, move_webhooks_out: bool) -> int:
-        """Delete a folder; returns how many webhooks it held (moved out first when asked to)."""
+        """Delete a folder; returns how many webhooks it held (moved out first when asked to, which
+        is refused while one's name is taken at the top level)."""
         async with self.session() as session:
             held = (
                 await session.exec(select(func.count()).select_from(Webhook).where(Webhook.folder_id == folder.id))
             ).one()
             if held and not move_webhooks_out:
                 return held
-            await session.exec(
-                update(Webhook).where(col(Webhook.folder_id) == folder.id).values(folder_id=None, updated_at=utcnow())
-            )
+            try:
+                await session.exec(
+                    update(Webhook)
+                    .where(col(Webhook.folder_id) == folder.id)
+                    .values(folder_id=None, updated_at=utcnow())
+                )
+            except IntegrityError as err:
+                if not breaks_name_index(err):
+                    raise
+                await session.rollback()
+                raise moving_out_clashes(folder.name, await names_at_top_level(session, folder)) from None
             await session.exec(delete(Folder).where(col(Folder.id) == folder.id))
             await session.commit()
             return held
@@ -414,15 +435,28 @@ class Store:
         if status is not None:
             query = query.where(Delivery.status == status)
         async with self.session() as session:
-            if after is not None:
-                mark = await session.get(Delivery, after)
-                if mark is None or mark.webhook_id != webhook_id:
-                    raise NotFound(f"no delivery {after} to continue after", "cursor")
-                query = query.where(
-                    tuple_(col(Delivery.created_at), col(Delivery.id)) < tuple_(mark.created_at, mark.id)
-                )
-            query = query.order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
-            return (await session.exec(query.limit(limit))).all()
+            mark = await self._mark(session, after, lambda d: d.webhook_id == webhook_id)
+            return (await session.exec(newest_first(query, mark).limit(limit))).all()
+
+    async def list_workspace_deliveries(
+        self, workspace_id: str, wanted: DeliveryFilter, *, after: str | None = None, limit: int = 50
+    ) -> Sequence[Delivery]:
+        """A workspace's deliveries that `wanted` lets through, newest first, a page of `limit`
+        after the delivery `after`."""
+        async with self.session() as session:
+            mark = await self._mark(session, after, lambda d: d.workspace_id == workspace_id)
+            return (await session.exec(workspace_deliveries(workspace_id, wanted, mark, limit))).all()
+
+    @staticmethod
+    async def _mark(session: AsyncSession, after: str | None, listed: Callable[[Delivery], bool]) -> Delivery | None:
+        """The delivery a page continues after; it must be one the same list holds (its status may
+        have changed since: a redelivered one still marks the place)."""
+        if after is None:
+            return None
+        mark = await session.get(Delivery, after)
+        if mark is None or not listed(mark):
+            raise NotFound(f"no delivery {after} to continue after", "cursor")
+        return mark
 
     async def latest_deliveries(self, webhook_ids: Sequence[str]) -> dict[str, Delivery]:
         """Each webhook's most recent delivery (tests included), for those that have one."""
@@ -442,10 +476,20 @@ class Store:
             return {d.webhook_id: d for d in (await session.exec(query)).all()}
 
     async def failed_deliveries(
-        self, webhook_id: str, since: datetime | None = None, until: datetime | None = None
+        self,
+        *,
+        workspace_id: str | None = None,
+        webhook_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Sequence[Delivery]:
-        """The webhook's deliveries that gave up, of events first seen in [since, until), oldest first."""
-        query = select(Delivery).where(Delivery.webhook_id == webhook_id, Delivery.status == DeliveryStatus.FAILED)
+        """The deliveries that gave up, a workspace's or a webhook's (or one webhook's in a
+        workspace), of events first seen in [since, until), oldest first."""
+        query = select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)
+        if workspace_id is not None:
+            query = query.where(Delivery.workspace_id == workspace_id)
+        if webhook_id is not None:
+            query = query.where(Delivery.webhook_id == webhook_id)
         if since is not None:
             query = query.where(col(Delivery.created_at) >= since)
         if until is not None:
@@ -532,6 +576,84 @@ class Store:
             session.add(key)
             await session.commit()
             return key
+
+
+NAME_INDEXES = ("uq_folders_workspace_name_key", "uq_webhooks_folder_name_key")
+"""The unique indexes on names (models.tables): a write that breaks one answers 409, not 500."""
+
+
+def breaks_name_index(err: IntegrityError) -> bool:
+    """Whether the write broke one of NAME_INDEXES: PostgreSQL names the index; SQLite names an
+    expression index, and a plain one by its columns (`folders.workspace_id, folders.name_key`)."""
+    diag = getattr(err.orig, "diag", None)
+    if diag is not None:
+        return diag.constraint_name in NAME_INDEXES
+    message = str(err.orig)
+    return message.startswith("UNIQUE constraint failed:") and "name_key" in message
+
+
+def name_taken(row: Folder | Webhook) -> Conflict:
+    if isinstance(row, Folder):
+        return folder_name_taken(row.name)
+    return webhook_name_taken(row.name, row.folder_id)
+
+
+async def names_at_top_level(session: AsyncSession, folder: Folder) -> list[str]:
+    """The names of the folder's webhooks that the workspace's top level holds already."""
+    top_level = select(Webhook.name_key).where(
+        Webhook.workspace_id == folder.workspace_id, col(Webhook.folder_id).is_(None)
+    )
+    rows = await session.exec(
+        select(Webhook.name)
+        .where(Webhook.folder_id == folder.id, col(Webhook.name_key).in_(top_level))
+        .order_by(col(Webhook.name))
+    )
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    """What a workspace's delivery log is narrowed to; what is left empty lets everything through."""
+
+    statuses: Sequence[DeliveryStatus] = ()
+    webhook_id: str | None = None
+    event_type: str | None = None
+    contact_id: str | None = None
+
+
+def newest_first(query: SelectOfScalar[Delivery], mark: Delivery | None) -> SelectOfScalar[Delivery]:
+    """The deliveries `query` selects, newest first, from after `mark` on."""
+    if mark is not None:
+        query = query.where(tuple_(col(Delivery.created_at), col(Delivery.id)) < tuple_(mark.created_at, mark.id))
+    return query.order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
+
+
+def workspace_deliveries(
+    workspace_id: str, wanted: DeliveryFilter, mark: Delivery | None, limit: int
+) -> SelectOfScalar[Delivery]:
+    """A page of a workspace's deliveries, newest first. Each status is read on its own, newest
+    first along ix_deliveries_workspace_status and cut at `limit`, and the few rows merged: with
+    `status IN (...)` both stores would read every row of those statuses and sort them all. One
+    webhook's are read in one go (its rows are few beside its workspace's)."""
+    query = select(Delivery).where(Delivery.workspace_id == workspace_id)
+    for column, value in ((Delivery.event_type, wanted.event_type), (Delivery.contact_id, wanted.contact_id)):
+        if value is not None:
+            query = query.where(col(column) == value)
+    if wanted.webhook_id is not None:
+        # Newest first along ix_deliveries_webhook, or (one status) ix_deliveries_workspace_status.
+        query = query.where(Delivery.webhook_id == wanted.webhook_id)
+        if wanted.statuses:
+            query = query.where(col(Delivery.status).in_(wanted.statuses))
+        return newest_first(query, mark).limit(limit)
+    branches = [
+        newest_first(query.where(Delivery.status == status), mark).limit(limit)
+        for status in dict.fromkeys(wanted.statuses or DeliveryStatus)
+    ]
+    if len(branches) == 1:
+        return branches[0]
+    merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
+    row = aliased(Delivery, merged)
+    return select(row).order_by(merged.c.created_at.desc(), merged.c.id.desc()).limit(limit)
 
 
 def url_host(url: str) -> str:

@@ -94,7 +94,7 @@ async def select_webhook(f: Failed, client: Client, store: Store) -> list[str]:
 async def select_query(f: Failed, client: Client, store: Store) -> list[str]:
     query = f"{sa.FAILED_WEBHOOK_IDS.name} = '{f.bad.id}'"
     await visible(client, query)
-    return await redelivery.by_query(client, query)
+    return (await redelivery.by_query(client, store, query)).workflow_ids
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ import pytest
 from conftest import PG_ADMIN_URL, STORES, empty_database
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import create_async_engine
 from standardwebhooks.webhooks import Webhook as Verifier
 from temporalio.client import Client
@@ -29,6 +29,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from core.config import Settings
+from core.errors import Conflict
 from devstack.receiver import Receiver
 from models.samples import sample_event
 from models.tables import BasicAuth, BearerAuth, Webhook, WebhookCreate, WorkspaceSettingsUpdate
@@ -515,7 +516,7 @@ async def test_upgrading_a_store_with_secrets_in_clear_encrypts_them(blank_url: 
         assert ops is not None and ops.notification_secret == "whsec_ops-in-clear"
         # The rebuilt table kept its expression index: names are still unique whatever their case.
         twin = Webhook(id="wh_2", name="OLD", event_type="tag.applied", url="https://x.example/", workspace_id=WS)
-        with pytest.raises(IntegrityError, match=r"(?i)unique"):
+        with pytest.raises(Conflict, match="a webhook named 'OLD' already exists"):
             await store.add(twin)
     finally:
         await store.close()

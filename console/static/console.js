@@ -37,6 +37,21 @@ document.addEventListener("DOMContentLoaded", () => {
       button.textContent = "Copied";
     });
   }
+  // A webhook's deliveries follow those in flight: while a row is pending or throttled, the list is
+  // fetched again every 2 s (from this console only), and left alone once none is.
+  for (const live of document.querySelectorAll("[data-live]")) {
+    let last = null;
+    const follow = async () => {
+      if (!live.querySelector("[data-unfinished]")) return;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const answer = await fetch(live.dataset.live).catch(() => null);
+      if (!answer || !answer.ok || answer.redirected) return; // signed out, or gone: the page says so on reload
+      const html = await answer.text();
+      if (html !== last) live.innerHTML = last = html; // unchanged: an open excerpt stays open
+      follow();
+    };
+    follow();
+  }
   // Forms that delete or rotate ask first.
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
