@@ -13,9 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 from temporalio.service import RPCError
 
-from core.errors import ServiceError
+from core.errors import Problem as FieldProblem
+from core.errors import ServiceError, describe
 from models.errors import ErrorBody, ErrorDetail, Problem
-from models.events import InvalidEvent, describe, problems_of
+from models.events import InvalidEvent, problems_of
 
 LOCATIONS = {"body", "query", "path", "header"}
 UNREACHABLE = "Failed client connect"
@@ -57,17 +58,21 @@ def error(status: int, message: str, field: str | None = None, problems: list[Pr
     return JSONResponse(ErrorBody(error=detail).model_dump(mode="json", exclude_unset=True), status_code=status)
 
 
-def invalid(problems: list[tuple[str | None, str]]) -> JSONResponse:
+def invalid(problems: list[FieldProblem]) -> JSONResponse:
     """422 naming the first field at fault; `problems` lists them all."""
     field = problems[0][0] if problems else None
-    listed = [Problem(field=f, message=m) for f, m in problems]
-    return error(422, describe(problems) or "invalid request", field, listed)
+    return error(422, describe(problems) or "invalid request", field, listed(problems))
+
+
+def listed(problems: list[FieldProblem]) -> list[Problem]:
+    return [Problem(field=field, message=message) for field, message in problems]
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, err: ServiceError) -> JSONResponse:
-        return error(err.status, err.message, err.field)
+        # A refusal lists each field at fault, as a refused request body does.
+        return error(err.status, err.message, err.field, listed(err.problems) if err.status == 422 else None)
 
     @app.exception_handler(InvalidEvent)
     async def invalid_event(_: Request, err: InvalidEvent) -> JSONResponse:

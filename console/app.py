@@ -32,7 +32,6 @@ from console.forms import (
     field_errors,
     folder_values,
     inputs,
-    problems_in,
 )
 from console.session import (
     PREFIX,
@@ -155,7 +154,7 @@ def create_console(state: State) -> FastAPI:
         try:
             folder = await hooks.create_folder(store, workspace_id, folder_values(name))
         except ServiceError as err:
-            refused = FolderForm("new", name, field_errors(problems_in(err), inputs("name")))
+            refused = FolderForm("new", name, field_errors(err.problems, inputs("name")))
             return await list_page(request, store, workspace_id, "", refused, status=err.status)
         return done(f"/w/{workspace_id}?folder={folder.id}", f"Folder {folder.name!r} created.")
 
@@ -170,7 +169,7 @@ def create_console(state: State) -> FastAPI:
         try:
             folder = await hooks.rename_folder(store, workspace_id, folder_id, folder_values(name))
         except ServiceError as err:
-            refused = FolderForm("rename", name, field_errors(problems_in(err), inputs("name")))
+            refused = FolderForm("rename", name, field_errors(err.problems, inputs("name")))
             return await list_page(request, store, workspace_id, folder_id, refused, status=err.status)
         return done(f"/w/{workspace_id}?folder={folder.id}", f"Folder renamed to {folder.name!r}.")
 
@@ -580,7 +579,7 @@ def install_errors(console: FastAPI) -> None:
         # page it came from; a page that cannot be shown says why. Neither has an input to put the
         # message under: its words alone, without a field's name.
         referer = request.headers.get("referer", "")
-        said = "; ".join(message for _, message in problems_in(err))
+        said = "; ".join(message for _, message in err.problems)
         if request.method == "POST" and referer.startswith(f"{request.url.scheme}://{request.url.netloc}{PREFIX}/"):
             return flash(RedirectResponse(referer, status_code=303), f"Not done: {said}")
         return page(request, "error.html", {"message": said}, status=err.status)

@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from core.errors import ServiceError
+from core.errors import Problem, Refused, ServiceError
 from core.templates import BodyFormat
-from models.events import FILTER_KEYS, describe, problems_of
+from models.events import FILTER_KEYS, problems_of
 from models.presets import PRESETS, Preset, apply_preset, substitute
 from models.tables import (
     MAX_PACE,
@@ -63,12 +63,8 @@ PACE_INPUTS = ("max_per_second", "burst", "max_in_flight")
 AUTH_INPUTS = ("username", "password", "token")
 PREFIXED = re.compile(r"([a-z_]+(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
 """A message that names its field first (`body_template: required when ...`)."""
-JOINED = re.compile(r"; (?=[a-z_]+(?:\.[a-z0-9_]+)*: )")
-"""Where the next problem starts in a message that joins several (models.events.describe)."""
 FORM = "form"
 """The error slot at the top of a form: problems that name none of its fields."""
-Problem = tuple[str | None, str]
-"""A field as a dotted path (None: the request as a whole), and what is wrong with it."""
 
 
 def auth_kind(auth: BasicAuth | BearerAuth | None) -> str:
@@ -255,7 +251,7 @@ class WebhookForm:
                 found = [(where, message) for where, message in found if where != "url"]
             problems.extend(found)
         if problems or checked is None:
-            raise Refusals(problems)
+            raise Refused.each(problems)
         return checked
 
     def change(self, hook: Webhook) -> WebhookUpdate:
@@ -273,7 +269,7 @@ class WebhookForm:
         except ValidationError as err:
             problems.extend(problems_of(err.errors(include_url=False)))
         if problems:
-            raise Refusals(problems)
+            raise Refused.each(problems)
         return WebhookUpdate.model_validate(values | ({"auth": auth} if changes_auth else {}))
 
     def common_values(self, problems: list[Problem]) -> dict[str, Any]:
@@ -372,7 +368,7 @@ class WebhookForm:
 
     def refuse(self, err: ServiceError) -> None:
         """Put each message next to the field it names, without the field's name in front."""
-        self.errors = field_errors(problems_in(err), self.slot)
+        self.errors = field_errors(err.problems, self.slot)
 
     def slot(self, where: str | None) -> str:
         if not where:
@@ -395,16 +391,6 @@ def header_lines(headers: dict[str, str] | None) -> str:
     return "\n".join(f"{name}: {value}" for name, value in (headers or {}).items())
 
 
-class Refusals(ServiceError):
-    """Several fields refused at once, each with its own message."""
-
-    status = 422
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(describe(problems))
-        self.problems = problems
-
-
 @dataclass
 class FolderForm:
     """A folder form the Webhooks page shows again, refused: which one ("new", "rename" or
@@ -420,23 +406,7 @@ def folder_values(name: str) -> FolderCreate:
     try:
         return FolderCreate.model_validate({"name": name})
     except ValidationError as err:
-        raise Refusals(problems_of(err.errors(include_url=False))) from None
-
-
-def problems_in(err: ServiceError) -> list[Problem]:
-    """The (field, message) problems an error stands for: a form's Refusals lists them; a service's
-    message that names several fields (`name: ...; url: ...`, its `field` the first of them) is
-    split back into each."""
-    if isinstance(err, Refusals):
-        return err.problems
-    if err.field and err.message.startswith(f"{err.field}: "):
-        return [named_problem(part) for part in JOINED.split(err.message)]
-    return [(err.field, err.message)]
-
-
-def named_problem(text: str) -> Problem:
-    named = PREFIXED.fullmatch(text)
-    return (named.group(1), named.group(2)) if named is not None else (None, text)
+        raise Refused.each(problems_of(err.errors(include_url=False))) from None
 
 
 def field_errors(problems: list[Problem], slot: Callable[[str | None], str]) -> dict[str, str]:

@@ -19,6 +19,8 @@ from pydantic import (
     ValidationError,
 )
 
+from core.errors import describe
+
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 """An identifier that is safe in a workflow id and a search attribute."""
 
@@ -351,10 +353,6 @@ def problems_of(errors: Iterable[Mapping[str, Any]], skip: Collection[str] = ())
         else:
             problems.append((field, str(error["msg"]).removeprefix("Value error, ")))
     return problems
-
-
-def describe(problems: list[tuple[str | None, str]]) -> str:
-    return "; ".join(f"{field}: {message}" if field else message for field, message in problems)
 
 
 def describe_validation_error(err: ValidationError) -> str:

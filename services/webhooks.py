@@ -20,7 +20,7 @@ from core.names import folder_name_taken, webhook_name_taken
 from core.netguard import UnsafeAddressError, check_host
 from core.shaping import USER_AGENT, auth_headers, shape_request
 from core.templates import BodyFormat, TemplateError
-from models.events import describe, problems_of
+from models.events import problems_of
 from models.payload import delivery_id_for
 from models.preview import ReceiverAnswer, RequestPreview
 from models.runs import EventOutcome
@@ -300,7 +300,4 @@ def validated(model: type[WebhookCreate], values: dict[str, Any]) -> WebhookCrea
     try:
         return model.model_validate(values)
     except ValidationError as err:
-        problems = problems_of(err.errors(include_url=False))
-        field, message = problems[0]
-        # One problem: its message, the field beside it; several: all of them, each with its field.
-        raise Refused(message if len(problems) == 1 else describe(problems), field) from None
+        raise Refused.each(problems_of(err.errors(include_url=False))) from None

@@ -114,6 +114,15 @@ async def test_a_key_of_another_workspace_reaches_nothing_of_this_one(api: Api, 
     assert [f["name"] for f in await api.ok("GET", f"/workspaces/{WS}/folders", as_="admin")] == ["CRM"]
 
 
+async def test_a_change_refused_on_several_fields_lists_each(api: Api) -> None:
+    hook = await api.hook("https://crm.example/in")
+    response = await api.call(
+        "PATCH", f"/workspaces/{WS}/webhooks/{hook['id']}", json={"burst": 3, "body_format": "json"}
+    )
+    assert response.status_code == 422 and problem(response)[0] == "body_template"
+    assert [p["field"] for p in response.json()["error"]["problems"]] == ["body_template", "burst"]
+
+
 # --- folders ----------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.forms import FORM, WebhookForm, field_errors, inputs, problems_in
+from console.forms import FORM, WebhookForm, field_errors, inputs
 from core.errors import Conflict, ServiceError
 from models.tables import WebhookCreate
 from services.webhooks import validated
@@ -16,6 +16,7 @@ def test_a_services_refusal_of_several_fields_is_split_under_each() -> None:
     with pytest.raises(ServiceError) as refused:
         validated(WebhookCreate, {"name": " ", "event_type": "tag.applied", "url": "ftp://crm.example.com/in"})
     assert refused.value.field == "name" and "; url: " in refused.value.message
+    assert refused.value.problems == [("name", "must not be empty"), ("url", "URL must start with http:// or https://")]
     form = WebhookForm()
     form.refuse(refused.value)
     assert form.errors == {"name": "must not be empty", "url": "URL must start with http:// or https://"}
@@ -31,5 +32,5 @@ def test_a_message_naming_no_field_of_the_form_goes_to_its_top_saying_which() ->
 
 def test_a_small_forms_inputs_take_their_own_messages() -> None:
     taken = Conflict("a folder named 'Sales' already exists", "name")
-    assert field_errors(problems_in(taken), inputs("name")) == {"name": "a folder named 'Sales' already exists"}
-    assert field_errors(problems_in(taken), inputs("key")) == {FORM: "name: a folder named 'Sales' already exists"}
+    assert field_errors(taken.problems, inputs("name")) == {"name": "a folder named 'Sales' already exists"}
+    assert field_errors(taken.problems, inputs("key")) == {FORM: "name: a folder named 'Sales' already exists"}
