@@ -42,6 +42,8 @@ class Started(BaseModel):
     error: str | None = None
     answer: ReceiverAnswer | None = None
     """With `wait`: what the receiver answered (status code, the start of its answer)."""
+    note: str | None = None
+    """A test send to a webhook that is off: that it is recorded as skipped, not sent."""
 
 
 class Secret(BaseModel):
@@ -169,7 +171,9 @@ async def send_test(
     attempt, with that `answer`, and the `result` (or `error`) when that attempt ended it."""
     sent = await service.send_test(store, client, settings.task_queue, workspace_id, webhook_id)
     handle = sent.handle
-    started = Started(workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id))
+    started = Started(
+        workflow_id=handle.id, ui_url=workflow_url(settings.ui_url, client.namespace, handle.id), note=sent.note
+    )
     if wait:
         tested = await service.await_test(store, workspace_id, sent, settings.request_timeout + service.ANSWER_GRACE)
         started.answer, started.result, started.error = tested.answer, tested.result, tested.error

@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import typer
@@ -53,14 +53,14 @@ async def outcome_of(handle: WorkflowHandle[Any, EventOutcome]) -> dict[str, Any
 
 def progress_line(row: Delivery) -> str | None:
     """What the ledger says of a delivery, once it has something to say."""
-    attempts = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
+    attempts = row.attempts
     match row.status:
-        case DeliveryStatus.PENDING if row.attempts and row.next_attempt_at:
-            said = f"attempt {row.attempts} failed: {row.last_error}; attempt {row.attempts + 1} {due(row)}"
+        case DeliveryStatus.PENDING if attempts and row.next_attempt_at:
+            said = f"attempt {attempts} failed: {row.last_error}; attempt {attempts + 1} {due(row.next_attempt_at)}"
         case DeliveryStatus.THROTTLED if row.next_attempt_at:
-            said = f"held back: {row.held_reason}; its turn {due(row)}"
+            said = f"held back: {row.held_reason}; its turn {due(row.next_attempt_at)}"
         case DeliveryStatus.DELIVERED:
-            said = f"delivered after {attempts}: HTTP {row.last_status_code}"
+            said = f"delivered after {attempts} attempt{'s' if attempts != 1 else ''}: HTTP {row.last_status_code}"
         case DeliveryStatus.FAILED:
             said = f"failed for good: {row.last_error}"
         case DeliveryStatus.SKIPPED:
@@ -70,8 +70,7 @@ def progress_line(row: Delivery) -> str | None:
     return f"progress  {row.webhook_id}  {said}"
 
 
-def due(row: Delivery) -> str:
-    when = row.next_attempt_at or utcnow()
+def due(when: datetime) -> str:
     return f"at {when:%H:%M:%S} UTC (in {format_delay(max(when - utcnow(), timedelta(0)))})"
 
 

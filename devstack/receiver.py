@@ -213,7 +213,8 @@ class DemoPath:
     """Its answer, from ARG (ValueError: ARG does not fit)."""
     times: Callable[[str], int] | None = None
     """How many requests of each delivery (each webhook-id) get that answer before a 200; None:
-    every request. A test send or a redelivery is the same delivery: it continues the count."""
+    every request. A redelivery is the same delivery and continues the count; each test send is a
+    delivery of its own (a fresh test event), counted afresh."""
 
 
 DEMO_PATHS: dict[str, DemoPath] = {

@@ -208,6 +208,11 @@ class TestSend:
     handle: WorkflowHandle[Any, EventOutcome]
     delivery_id: str
     """Its row in the ledger, which keeps the receiver's answer."""
+    note: str | None = None
+    """What will happen instead of a send, said before it happens: to a webhook that is off."""
+
+
+OFF_NOTE = "the webhook is off: the test event is not sent, only recorded as skipped; turn it on to send one"
 
 
 async def send_test(store: Store, client: Client, task_queue: str, workspace_id: str, webhook_id: str) -> TestSend:
@@ -218,7 +223,10 @@ async def send_test(store: Store, client: Client, task_queue: str, workspace_id:
     event["contact"]["id"] = "c_test"
     event["test_webhook_id"] = hook.id
     handle = await publish(client, event, task_queue=task_queue)
-    return TestSend(handle, delivery_id_for(workspace_id, event["event_id"], hook.id))
+    # Every attempt skips a webhook that is off, a test's too: said now, not only once it is skipped.
+    return TestSend(
+        handle, delivery_id_for(workspace_id, event["event_id"], hook.id), None if hook.enabled else OFF_NOTE
+    )
 
 
 @dataclass(frozen=True)

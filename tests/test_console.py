@@ -724,9 +724,14 @@ async def test_a_test_event_to_a_turned_off_webhook_says_it_is_not_sent_before_a
     await expect(row.locator(".why")).to_have_text("webhook turned off (turned off by a user)")
     assert receiver.at("/helpdesk") == []
 
-    # The API's test send says the same once it waits for the answer; without waiting, only that it started.
+    # The API's test send says so at once, and what came of it once it waits for the answer.
+    started = (await acme_http.post(f"/workspaces/ws_acme/webhooks/{hook.id}/test")).json()
+    assert (
+        started["note"]
+        == "the webhook is off: the test event is not sent, only recorded as skipped; turn it on to send one"
+    )
     answered = (await acme_http.post(f"/workspaces/ws_acme/webhooks/{hook.id}/test", params={"wait": "true"})).json()
-    assert answered["answer"]["status"] == "skipped"
+    assert answered["answer"]["status"] == "skipped" and answered["note"] == started["note"]
     assert answered["answer"]["error"] == "webhook turned off (turned off by a user)"
     assert receiver.at("/helpdesk") == []
 
