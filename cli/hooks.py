@@ -13,12 +13,11 @@ import typer
 
 from cli.common import HookId, Workspace, with_store, workspace_of
 from cli.output import JsonOption, emit, fail, table
-from cli.started import describe_start, report_start
+from cli.started import connected, describe_start, report_start
 from cli.stats import hook_stats
 from core.config import Settings
 from core.errors import ServiceError
 from core.templates import BodyFormat
-from core.temporal import connect
 from models.presets import PRESETS, apply_preset
 from models.tables import (
     MAX_PACE,
@@ -519,10 +518,12 @@ def hook_test(
     settings = Settings()
 
     async def work(store: Store) -> dict[str, Any]:
-        client = await connect()
+        client = await connected()
         workspace = await workspace_of(store, hook_id)
         sent = await service.send_test(store, client, settings.task_queue, workspace, hook_id)
         shown = await describe_start(client, sent.handle, settings.ui_url)
+        if sent.note is not None:
+            shown["note"] = sent.note
         if wait:
             tested = await service.await_test(store, workspace, sent, settings.request_timeout + service.ANSWER_GRACE)
             shown |= {"answer": tested.answer.model_dump(mode="json") if tested.answer else None}

@@ -30,7 +30,7 @@ from cli.started import (
 from cli.timers import timers_app
 from cli.workspaces import workspace_app
 from core.config import Settings
-from core.temporal import connect, ensure_retention_schedule, register_search_attributes
+from core.temporal import ensure_retention_schedule, register_search_attributes
 from models.events import EVENT_TYPES, InvalidEvent, parse_event
 from models.samples import sample_event
 
@@ -139,13 +139,10 @@ def setup_temporal() -> None:
     namespace (idempotent)."""
 
     async def main() -> tuple[list[str], bool]:
-        client = await connect()
+        client = await connected()
         return await register_search_attributes(client), await ensure_retention_schedule(client, Settings().task_queue)
 
-    try:
-        added, created = asyncio.run(main())
-    except RuntimeError as err:
-        fail(str(err))
+    added, created = asyncio.run(main())
     typer.echo(f"registered: {', '.join(added)}" if added else "search attributes already registered")
     typer.echo("ledger retention schedule " + ("created" if created else "updated"))
 

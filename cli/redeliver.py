@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from cli.output import JsonOption, emit, fail, table
+from cli.started import connected
 from core.config import Settings
 from core.errors import ServiceError
-from core.temporal import connect
 from models.redelivery import RedeliveryReport
 from services import redelivery
 from store.queries import Store
@@ -60,12 +60,12 @@ def redeliver(
 
     async def select(store: Store) -> redelivery.Selection:
         if workflow_id is not None:
-            return redelivery.Selection([workflow_id])
+            return redelivery.Selection(await redelivery.by_id(await connected(), store, workflow_id))
         if webhook is not None:
             return redelivery.Selection(await redelivery.by_webhook(store, webhook, since, until, workspace))
         if workspace is not None:
             return redelivery.Selection(await redelivery.by_workspace(store, workspace, since, until))
-        return await redelivery.by_query(await connect(), store, query or "", ui_url=settings.ui_url)
+        return await redelivery.by_query(await connected(), store, query or "", ui_url=settings.ui_url)
 
     async def main() -> RedeliveryReport | None:
         store = Store.from_url(settings.database_url)
@@ -83,7 +83,7 @@ def redeliver(
                 if not await asyncio.to_thread(typer.confirm, "Go on?", err=json_):
                     return None
             return await redelivery.redeliver_all(
-                await connect(), store, selected.workflow_ids, reason,
+                await connected(), store, selected.workflow_ids, reason,
                 task_queue=settings.task_queue, ui_url=settings.ui_url, skipped=selected.skipped,
             )  # fmt: skip
         finally:

@@ -130,6 +130,8 @@ def stopped_waiting(followed: Followed) -> NoReturn:
 
 def print_start(shown: dict[str, Any]) -> None:
     typer.echo(f"workflow  {shown['workflow_id']}\nui        {shown['ui_url']}")
+    if "note" in shown:
+        typer.echo(f"note      {shown['note']}")
 
 
 def report_start(shown: dict[str, Any], as_json: bool, *, announced: bool = False) -> NoReturn:

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from cli.output import JsonOption, emit, table
+from cli.started import connected
 from core.config import Settings
-from core.temporal import connect, workflow_url
+from core.temporal import workflow_url
 from models import search_attributes as sa
 from models.payload import TIMER_WORKFLOW_TYPE
 
@@ -38,7 +39,7 @@ def timers_list(
     settings = Settings()
 
     async def main() -> list[dict[str, Any]]:
-        client = await connect()
+        client = await connected()
         found = []
         async for execution in client.list_workflows(pending_query(webhook, contact)):
             attributes = execution.typed_search_attributes

@@ -119,6 +119,17 @@ async def latest_run(client: Client, workflow_id: str) -> str:
     return f"{how} (run {described.run_id}, {described.status.name.lower() if described.status else 'unknown'})"
 
 
+async def by_id(client: Client, store: Store, workflow_id: str) -> list[str]:
+    """One event workflow, if Temporal knows it or, past its retention, the store has its event."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        await stored_event(store, workflow_id)
+    return [workflow_id]
+
+
 async def by_webhook(
     store: Store, webhook_id: str, since: datetime | None, until: datetime | None, workspace_id: str | None = None
 ) -> list[str]:
@@ -233,7 +244,9 @@ async def stored_event(store: Store, workflow_id: str) -> StoredEvent:
         found = await store.find_event(rest[:at], rest[at + 1 :])
         if found is not None:
             return found
-    raise NotFound(f"no stored event for workflow {workflow_id}", "workflow_id")
+    raise NotFound(
+        f"no event workflow {workflow_id}: Temporal does not know it, and no event of it is stored", "workflow_id"
+    )
 
 
 def utc(moment: datetime | None) -> datetime | None:

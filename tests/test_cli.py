@@ -193,6 +193,29 @@ async def test_update_rotate_test_and_read_the_delivery_log(cli_env: dict[str, s
     assert json.loads(out)["workflow_url"].endswith(tested["workflow_id"])
 
 
+@pytest.mark.usefixtures("worker")
+async def test_a_test_send_to_a_turned_off_webhook_says_at_once_it_is_not_sent(
+    cli_env: dict[str, str], receiver: Receiver
+) -> None:
+    hook = await create_hook(cli_env, receiver.url("/off"))
+    await webhooks("hook", "disable", hook["id"], env=cli_env)
+    out, _ = await webhooks("hook", "test", hook["id"], "--wait", env=cli_env)
+    lines = out.splitlines()
+    assert (
+        lines[2]
+        == "note      the webhook is off: the test event is not sent, only recorded as skipped; turn it on to send one"
+    )
+    assert "0 delivered, 1 skipped" in out and receiver.at("/off") == []
+
+
+async def test_redeliver_of_a_workflow_that_is_not_there_says_so_without_asking(cli_env: dict[str, str]) -> None:
+    out, err = await webhooks("redeliver", "event-ws_acme-nope", env=cli_env, expect=2)
+    assert out == "" and err == (
+        "error: workflow_id: no event workflow event-ws_acme-nope: Temporal does not know it, "
+        "and no event of it is stored\n"
+    )
+
+
 async def test_keys_and_folders_from_the_command_line(cli_env: dict[str, str]) -> None:
     out, _ = await webhooks("key", "create", "--name", "platform", "-w", "ws_acme", "--json", env=cli_env)
     key = json.loads(out)

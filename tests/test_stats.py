@@ -261,17 +261,17 @@ async def test_the_command_prints_a_table_and_json(settings: Settings, store: St
         assert result.exit_code == expect, result.output
         return result.stdout, result.stderr
 
-    out, _ = await run(hook, "--workspace", WS)
+    out, _ = await run(hook)
     lines = out.splitlines()
     assert hook in lines[0] and "test sends not counted" in lines[0]
     assert lines[1].split() == ["WINDOW", "TOTAL", "PENDING", "DELIVERED", "FAILED", "SKIPPED", "THROTTLED",
                                 "SUCCESS", "P50", "P95"]  # fmt: skip
     assert lines[2].split() == ["last", "24h", "3", "0", "2", "1", "0", "0", "66.7%", "80", "ms", "120", "ms"]
     assert lines[3].split() == ["last", "7d", "4", "0", "3", "1", "0", "0", "75.0%", "120", "ms", "1,500", "ms"]
-    shown = json.loads((await run(hook, "-w", WS, "--json"))[0])
+    shown = json.loads((await run(hook, "--json"))[0])
     assert shown["last_7d"]["total"] == 4 and len(shown["last_24h"]["buckets"]) == 24
-    _, err = await run(hook, "-w", "ws_globex", expect=2)
-    assert err == f"error: webhook_id: no webhook {hook}\n"
+    _, err = await run("wh_nope", expect=2)
+    assert err == "error: webhook_id: no webhook wh_nope\n"
 
 
 def figure(page: str, window: str) -> str:
