@@ -40,7 +40,7 @@ TEMPORAL_PORT = 7233
 UI_PORT = 8233
 RECEIVER_PORT = 8099
 STAND_INS = "/svc/"
-"""The demo receiver's paths where devstack.services stands in for Zendesk, HubSpot, ... (README, Receivers)."""
+"""The demo receiver's paths where devstack.services stands in for Zendesk, HubSpot, ... (docs/receivers.md)."""
 API_PORT = 8000
 CODEC_PORT = 8081
 DEV_WORKSPACE = "ws_acme"
@@ -150,7 +150,7 @@ def serve(app: FastAPI, port: int) -> uvicorn.Server:
 
 
 async def ensure_dev_key(store: Store) -> None:
-    """The well-known key of the local stack (workspace ws_acme), so the README's curl examples
+    """The well-known key of the local stack (workspace ws_acme), so the curl examples of docs/getting-started.md
     work as written. Only ever created by `webhooks dev`, on a store of its own under .data/."""
     if await store.key_by_hash(digest(DEV_KEY)) is None:
         await create_key(store, DEV_WORKSPACE, "dev stack (well-known, local only)", token=DEV_KEY)
@@ -205,7 +205,7 @@ Local stack is up.
   Webhooks page   http://127.0.0.1:{ports.api}/console/ (sign in with the key below)
   API             http://127.0.0.1:{ports.api}/docs (key for ws_acme: {DEV_KEY}){codec_line(settings, ports)}
   Demo receiver   {receiver.url("/")} (prints each delivery it gets; stands in for Google Sheets,
-                  Zendesk, HubSpot, ... under {receiver.url(STAND_INS)}: README, Receivers)
+                  Zendesk, HubSpot, ... under {receiver.url(STAND_INS)}: docs/receivers.md)
   Retries         {retries_line(settings)}
 
 Paths of the demo receiver that answer otherwise than 200 (GET / lists them):
