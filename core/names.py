@@ -38,13 +38,21 @@ def check_key_length(name: str) -> str:
     return name
 
 
-def folder_name_taken(name: str) -> Conflict:
-    return Conflict(f"a folder named {name!r} already exists", "name")
+def folder_name_taken(name: str, taken: str | None = None) -> Conflict:
+    """`taken`: the name as the existing folder writes it, when known."""
+    return Conflict(f"a folder named {as_written(name, taken)} already exists", "name")
 
 
-def webhook_name_taken(name: str, folder_id: str | None) -> Conflict:
+def webhook_name_taken(name: str, folder_id: str | None, taken: str | None = None) -> Conflict:
     where = "this folder" if folder_id else "the workspace's top level"
-    return Conflict(f"a webhook named {name!r} already exists in {where}", "name")
+    return Conflict(f"a webhook named {as_written(name, taken)} already exists in {where}", "name")
+
+
+def as_written(name: str, taken: str | None) -> str:
+    """The existing name, and why it is the same when it is written otherwise than the one asked for."""
+    if taken is None or taken == name:
+        return repr(name)
+    return f"{taken!r} ({name!r} is the same name: names are unique whatever their case)"
 
 
 def moving_out_clashes(folder_name: str, names: list[str]) -> Conflict:

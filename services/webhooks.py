@@ -62,8 +62,9 @@ async def check_url_target(url: str, *, allow_private: bool, field: str = "url")
 async def _check_placement(store: Store, workspace_id: str, hook: WebhookCreate, except_id: str | None) -> None:
     if hook.folder_id is not None:
         await store.get_folder(hook.folder_id, workspace_id)
-    if await store.webhook_name_taken(workspace_id, hook.folder_id, hook.name, except_id):
-        raise webhook_name_taken(hook.name, hook.folder_id)
+    taken = await store.webhook_named(workspace_id, hook.folder_id, hook.name, except_id)
+    if taken is not None:
+        raise webhook_name_taken(hook.name, hook.folder_id, taken)
 
 
 async def create_webhook(store: Store, workspace_id: str, create: WebhookCreate, *, allow_private: bool) -> Webhook:
@@ -274,8 +275,9 @@ async def await_test(store: Store, workspace_id: str, sent: TestSend, within: ti
 
 
 async def create_folder(store: Store, workspace_id: str, create: FolderCreate) -> Folder:
-    if await store.folder_name_taken(workspace_id, create.name):
-        raise folder_name_taken(create.name)
+    taken = await store.folder_named(workspace_id, create.name)
+    if taken is not None:
+        raise folder_name_taken(create.name, taken)
     folder = Folder.model_validate(create, update={"workspace_id": workspace_id})
     await store.add(folder)
     return folder
@@ -283,8 +285,9 @@ async def create_folder(store: Store, workspace_id: str, create: FolderCreate) -
 
 async def rename_folder(store: Store, workspace_id: str, folder_id: str, change: FolderCreate) -> Folder:
     folder = await store.get_folder(folder_id, workspace_id)
-    if await store.folder_name_taken(workspace_id, change.name, except_id=folder.id):
-        raise folder_name_taken(change.name)
+    taken = await store.folder_named(workspace_id, change.name, except_id=folder.id)
+    if taken is not None:
+        raise folder_name_taken(change.name, taken)
     folder.name = change.name
     await store.add(folder)
     return folder

@@ -311,10 +311,11 @@ class Store:
             query = query.order_by(col(Webhook.created_at), col(Webhook.id))
             return (await session.exec(query.limit(limit))).all()
 
-    async def webhook_name_taken(
+    async def webhook_named(
         self, workspace_id: str, folder_id: str | None, name: str, except_id: str | None = None
-    ) -> bool:
-        query = select(Webhook.id).where(
+    ) -> str | None:
+        """The name, as written, of another webhook in the folder (or the top level) whose name is this one."""
+        query = select(Webhook.name).where(
             Webhook.workspace_id == workspace_id,
             Webhook.folder_id == folder_id if folder_id is not None else col(Webhook.folder_id).is_(None),
             Webhook.name_key == name_key(name),
@@ -322,7 +323,7 @@ class Store:
         if except_id is not None:
             query = query.where(Webhook.id != except_id)
         async with self.session() as session:
-            return (await session.exec(query.limit(1))).first() is not None
+            return (await session.exec(query.limit(1))).first()
 
     async def set_enabled(self, webhook_id: str, enabled: bool, reason: str | None = None) -> Webhook:
         """Turn a webhook on (clearing any reason it was turned off) or off (keeping the reason)."""
@@ -372,12 +373,13 @@ class Store:
             raise NotFound(f"no folder {folder_id} in workspace {workspace_id}", "folder_id")
         return folder
 
-    async def folder_name_taken(self, workspace_id: str, name: str, except_id: str | None = None) -> bool:
-        query = select(Folder.id).where(Folder.workspace_id == workspace_id, Folder.name_key == name_key(name))
+    async def folder_named(self, workspace_id: str, name: str, except_id: str | None = None) -> str | None:
+        """The name, as written, of another folder of the workspace whose name is this one."""
+        query = select(Folder.name).where(Folder.workspace_id == workspace_id, Folder.name_key == name_key(name))
         if except_id is not None:
             query = query.where(Folder.id != except_id)
         async with self.session() as session:
-            return (await session.exec(query.limit(1))).first() is not None
+            return (await session.exec(query.limit(1))).first()
 
     async def list_folders(self, workspace_id: str) -> Sequence[Folder]:
         async with self.session() as session:

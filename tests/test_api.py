@@ -132,7 +132,10 @@ async def test_folders_create_list_rename_and_delete(api: Api) -> None:
     assert crm["name"] == "CRM"
     sheets = await api.ok("POST", base, 201, json={"name": "Sheets"})
     response = await api.call("POST", base, json={"name": "crm"})
-    assert response.status_code == 409 and problem(response) == ("name", "a folder named 'crm' already exists")
+    assert response.status_code == 409 and problem(response) == (
+        "name",
+        "a folder named 'CRM' ('crm' is the same name: names are unique whatever their case) already exists",
+    )
     response = await api.call("POST", base, json={"name": "   "})
     assert response.status_code == 422 and problem(response)[0] == "name"
 

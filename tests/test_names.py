@@ -86,7 +86,8 @@ async def test_a_folder_name_taken_in_another_case_or_form_answers_409(acme_http
         await created(acme_http, FOLDERS, {"name": one})
         response = await acme_http.post(FOLDERS, json={"name": other})
         assert response.status_code == 409, (one, other, response.text)
-        assert problem(response) == ("name", f"a folder named {other!r} already exists")
+        same = f"{one!r} ({other!r} is the same name: names are unique whatever their case)"
+        assert problem(response) == ("name", f"a folder named {same} already exists")
     for one, other in DIFFERENT:
         await created(acme_http, FOLDERS, {"name": f"{one} and"})
         await created(acme_http, FOLDERS, {"name": f"{other} and"})
@@ -98,11 +99,13 @@ async def test_a_webhook_name_taken_in_another_case_or_form_answers_409(acme_htt
         await created(acme_http, WEBHOOKS, body(one))
         response = await acme_http.post(WEBHOOKS, json=body(other))
         assert response.status_code == 409, (one, other, response.text)
-        assert problem(response) == ("name", f"a webhook named {other!r} already exists in the workspace's top level")
+        same = f"{one!r} ({other!r} is the same name: names are unique whatever their case)"
+        assert problem(response) == ("name", f"a webhook named {same} already exists in the workspace's top level")
         # Another folder is another scope; in it, the same rule.
         await created(acme_http, WEBHOOKS, body(other, folder_id=folder["id"]))
         response = await acme_http.post(WEBHOOKS, json=body(one, folder_id=folder["id"]))
-        assert problem(response) == ("name", f"a webhook named {one!r} already exists in this folder")
+        same = f"{other!r} ({one!r} is the same name: names are unique whatever their case)"
+        assert problem(response) == ("name", f"a webhook named {same} already exists in this folder")
     for one, other in DIFFERENT:
         await created(acme_http, WEBHOOKS, body(f"{one} and"))
         await created(acme_http, WEBHOOKS, body(f"{other} and"))
@@ -114,7 +117,10 @@ async def test_renaming_onto_a_taken_name_answers_409_and_the_key_follows_the_na
     doctors = await created(acme_http, FOLDERS, {"name": "Ärzte"})
     streets = await created(acme_http, FOLDERS, {"name": "Straße"})
     response = await acme_http.patch(f"{FOLDERS}/{streets['id']}", json={"name": "ÄRZTE"})
-    assert response.status_code == 409 and problem(response) == ("name", "a folder named 'ÄRZTE' already exists")
+    assert response.status_code == 409 and problem(response) == (
+        "name",
+        "a folder named 'Ärzte' ('ÄRZTE' is the same name: names are unique whatever their case) already exists",
+    )
     # Its own name in another case is no clash; and a name left behind is free again.
     response = await acme_http.patch(f"{FOLDERS}/{doctors['id']}", json={"name": "ÄRZTE"})
     assert response.status_code == 200 and response.json()["name"] == "ÄRZTE"
@@ -127,7 +133,11 @@ async def test_renaming_onto_a_taken_name_answers_409_and_the_key_follows_the_na
     leads = await created(acme_http, WEBHOOKS, body("Ärzte"))
     response = await acme_http.patch(f"{WEBHOOKS}/{leads['id']}", json={"name": "STRASSE"})
     assert response.status_code == 409
-    assert problem(response) == ("name", "a webhook named 'STRASSE' already exists in the workspace's top level")
+    assert problem(response) == (
+        "name",
+        "a webhook named 'Straße' ('STRASSE' is the same name: names are unique whatever their case)"
+        " already exists in the workspace's top level",
+    )
     response = await acme_http.patch(f"{WEBHOOKS}/{orders['id']}", json={"name": "STRASSE"})
     assert response.status_code == 200 and response.json()["name"] == "STRASSE"
     response = await acme_http.patch(f"{WEBHOOKS}/{orders['id']}", json={"name": "Gasse"})
@@ -180,7 +190,10 @@ async def test_the_service_refuses_a_taken_name_as_the_api_does(store: Store) ->
     await service.create_folder(store, WS, FolderCreate(name="Ärzte"))
     with pytest.raises(Conflict) as refused:
         await service.create_folder(store, WS, FolderCreate(name="ärzte"))
-    assert (refused.value.field, refused.value.message) == ("name", "a folder named 'ärzte' already exists")
+    assert (refused.value.field, refused.value.message) == (
+        "name",
+        "a folder named 'Ärzte' ('ärzte' is the same name: names are unique whatever their case) already exists",
+    )
     await service.create_webhook(store, WS, WebhookCreate.model_validate(body("ДОБРО")), allow_private=True)
     with pytest.raises(Conflict) as refused:
         await service.create_webhook(store, WS, WebhookCreate.model_validate(body("добро")), allow_private=True)
