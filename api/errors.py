@@ -15,12 +15,11 @@ from temporalio.service import RPCError
 
 from core.errors import Problem as FieldProblem
 from core.errors import ServiceError, describe
+from core.temporal import unavailable
 from models.errors import ErrorBody, ErrorDetail, Problem
 from models.events import InvalidEvent, problems_of
 
 LOCATIONS = {"body", "query", "path", "header"}
-UNREACHABLE = "Failed client connect"
-"""How the Temporal SDK's lazy client (the API's) says it could not connect: a RuntimeError."""
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 Answers = dict[int | str, dict[str, Any]]
@@ -92,14 +91,12 @@ def install(app: FastAPI) -> None:
         return invalid(problems_of(err.errors(include_url=False)))
 
     @app.exception_handler(RPCError)
-    async def temporal_refused(_: Request, err: RPCError) -> JSONResponse:
-        return error(503, f"Temporal did not take the request: {err.message}")
-
     @app.exception_handler(RuntimeError)
-    async def temporal_unreachable(_: Request, err: RuntimeError) -> JSONResponse:
-        if not str(err).startswith(UNREACHABLE):
+    async def temporal_unavailable(_: Request, err: Exception) -> JSONResponse:
+        said = unavailable(err)
+        if said is None:
             raise err  # a defect: answered 500, with its traceback in the log
-        return error(503, f"Temporal cannot be reached: {err}")
+        return error(503, said)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> JSONResponse:

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import State
+from temporalio.service import RPCError
 
 from api.deps import ClientDep, SettingsDep, StoreDep
 from console.charts import health_view
@@ -46,6 +47,7 @@ from console.session import (
     signed_in,
 )
 from core.errors import Conflict, NotFound, ServiceError
+from core.temporal import unavailable
 from models.events import FILTER_KEYS, TRIGGER_LABELS, describe_trigger
 from models.presets import PRESETS
 from models.preview import ReceiverAnswer, RequestPreview
@@ -184,9 +186,13 @@ def create_console(state: State) -> FastAPI:
         folder = await store.get_folder(folder_id, workspace_id)
         try:
             moved = await hooks.delete_folder(store, workspace_id, folder_id, move_webhooks_out=move_out)
-        except Conflict as err:  # it holds webhooks: said in the words of this form's checkbox
-            held = (await store.webhooks_per_folder(workspace_id)).get(folder_id, 0)
-            message = f"it holds {held} webhook(s): move them out first, or tick “move its webhooks to the top level”"
+        except Conflict as err:
+            message = err.message  # moving out would clash with names at the top level: said as it is
+            if err.field == "folder_id":  # it holds webhooks: said in the words of this form's checkbox
+                held = (await store.webhooks_per_folder(workspace_id)).get(folder_id, 0)
+                message = (
+                    f"it holds {held} webhook(s): move them out first, or tick “move its webhooks to the top level”"
+                )
             refused = FolderForm("delete", errors={"move_out": message})
             return await list_page(request, store, workspace_id, folder_id, refused, status=err.status)
         moved_words = f"; {moved} webhook(s) moved to the top level" if moved else ""
@@ -575,14 +581,24 @@ def install_errors(console: FastAPI) -> None:
 
     @console.exception_handler(ServiceError)
     async def service_error(request: Request, err: ServiceError) -> Response:
-        # A button's form (a toggle, a move, a redelivery): the message comes back as a flash on the
-        # page it came from; a page that cannot be shown says why. Neither has an input to put the
-        # message under: its words alone, without a field's name.
+        return not_done(request, "; ".join(message for _, message in err.problems), err.status)
+
+    @console.exception_handler(RPCError)
+    @console.exception_handler(RuntimeError)
+    async def temporal_unavailable(request: Request, err: Exception) -> Response:
+        said = unavailable(err)
+        if said is None:
+            raise err  # a defect: answered 500, with its traceback in the log
+        return not_done(request, f"{said}; try again", 503)
+
+    def not_done(request: Request, said: str, status: int) -> Response:
+        """A button's form (a toggle, a move, a redelivery, a test send): the message comes back as a
+        flash on the page it came from; a page that cannot be shown says why. Neither has an input to
+        put the message under: its words alone, without a field's name."""
         referer = request.headers.get("referer", "")
-        said = "; ".join(message for _, message in err.problems)
         if request.method == "POST" and referer.startswith(f"{request.url.scheme}://{request.url.netloc}{PREFIX}/"):
             return flash(RedirectResponse(referer, status_code=303), f"Not done: {said}")
-        return page(request, "error.html", {"message": said}, status=err.status)
+        return page(request, "error.html", {"message": said}, status=status)
 
     @console.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, err: RequestValidationError) -> Response:

@@ -20,6 +20,7 @@ from temporalio.converter import (
 from temporalio.envconfig import ClientConfig
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 
 from core.config import Settings
 from core.tracing import tracing_interceptors
@@ -82,6 +83,20 @@ async def connect(*, lazy: bool = False, runtime: Runtime | None = None) -> Clie
     return await Client.connect(
         **config, data_converter=converter, lazy=lazy, runtime=runtime, interceptors=tracing_interceptors()
     )
+
+
+UNREACHABLE = "Failed client connect"
+"""How the Temporal SDK's lazy client (the API's and the console's) says it could not connect: a RuntimeError."""
+
+
+def unavailable(err: Exception) -> str | None:
+    """What to say when Temporal could not take a request (unreachable, or it refused); None for
+    any other error, which is a defect."""
+    if isinstance(err, RPCError):
+        return f"Temporal did not take the request: {err.message}"
+    if isinstance(err, RuntimeError) and str(err).startswith(UNREACHABLE):
+        return f"Temporal cannot be reached: {err}"
+    return None
 
 
 def workflow_url(ui_url: str, namespace: str, workflow_id: str) -> str:

@@ -171,6 +171,17 @@ async def test_moving_webhooks_out_onto_taken_names_answers_409(acme_http: httpx
     assert (await acme_http.get(f"{WEBHOOKS}/{inside['id']}")).json()["folder_id"] == folder["id"]
     assert [f["name"] for f in (await acme_http.get(FOLDERS)).json()] == ["CRM"]
 
+    # The console's delete form says the same under its checkbox (not that the folder holds webhooks).
+    await acme_http.post("/console/sign-in", data={"key": acme_http.headers["authorization"].split()[1]})
+    page = await acme_http.post(
+        f"/console/w/{WS}/folders/{folder['id']}/delete",
+        data={"move_out": "true"},
+        headers={"origin": "http://api.test"},
+    )
+    assert page.status_code == 409
+    assert "cannot move its webhooks out: the workspace&#39;s top level has &#39;Ärzte&#39; already" in page.text
+    assert "move them out first" not in page.text
+
 
 async def test_a_name_too_long_once_folded_is_refused_naming_it(acme_http: httpx.AsyncClient) -> None:
     ligatures = "\ufb03" * 150  # ﬃ: 150 characters, 450 once folded

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from openapi_python_client.config import Config, ConfigFile, MetaType
 from temporalio.client import Client
 
 from api.app import create_app
+from console.session import FLASH_COOKIE
 from core.config import Settings
 from core.temporal import data_converter
 from devstack.processes import free_port
@@ -284,6 +286,14 @@ async def test_without_temporal_the_routes_that_start_workflows_answer_the_503_t
             assert response.status_code == 503, response.text
             refused = ErrorBody.model_validate(response.json())
             assert refused.error.message.startswith("Temporal cannot be reached") and refused.error.field is None
+        # The console says it as a notice on the page the button was on, not with a 500.
+        await http.post("/console/sign-in", data={"key": key})
+        on_page = f"http://api.test/console/w/{WS}/webhooks/{hook['id']}"
+        response = await http.post(
+            f"/console/w/{WS}/webhooks/{hook['id']}/test", headers={"origin": "http://api.test", "referer": on_page}
+        )
+        assert response.status_code == 303 and response.headers["location"] == on_page
+        assert unquote(response.cookies[FLASH_COOKIE]).startswith("Not done: Temporal cannot be reached")
 
 
 async def test_a_body_that_cannot_be_decoded_is_refused_as_the_422_declared(acme_http: httpx.AsyncClient) -> None:
