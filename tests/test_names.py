@@ -315,6 +315,15 @@ async def test_the_migration_keeps_every_clashing_name_renaming_the_later_ones(
         and "folder fld_1" in renamed[2]
     )
 
+    if blank_url.startswith("postgresql"):
+        # A write that does not set the key (an older release during the rollout) is refused,
+        # rather than let in with an empty key that escapes the rule.
+        engine = create_engine(sync_url(blank_url))
+        with engine.connect() as conn, pytest.raises(IntegrityError, match="name_key"):
+            insert = "INSERT INTO folders (id, workspace_id, name, created_at) VALUES ('fld_9', :ws, 'x', :at)"
+            conn.execute(text(insert), {"ws": WS, "at": at(9)})
+        engine.dispose()
+
     # Down to 0006 (the lower() indexes back, the names as renamed) and up again.
     downgrade(blank_url, "0006")
     engine = create_engine(sync_url(blank_url))

@@ -43,6 +43,13 @@ def upgrade() -> None:
     bind = op.get_bind()
     key_names(bind, FOLDERS, "folder")
     key_names(bind, WEBHOOKS, "webhook")
+    if bind.dialect.name == "postgresql":
+        # Without the default, a write that does not set the key (an older release still running
+        # during the rollout, a hand-written INSERT) is refused rather than escaping uniqueness with
+        # an empty key. SQLite keeps it: changing a default rebuilds the table there, and a SQLite
+        # store's processes are one machine's, upgraded together.
+        for table in ("folders", "webhooks"):
+            op.alter_column(table, "name_key", server_default=None)
     op.drop_index("uq_webhooks_folder_name", table_name="webhooks")
     op.create_index(
         "uq_webhooks_folder_name_key",

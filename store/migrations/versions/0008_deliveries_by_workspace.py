@@ -24,6 +24,8 @@ def upgrade() -> None:
         # The ledger is the largest table and every attempt writes it: built concurrently, the
         # index does not hold deliveries back while it is made (which needs no transaction around it).
         with op.get_context().autocommit_block():
+            # A build that failed or was cancelled leaves an invalid index of this name behind.
+            op.drop_index(INDEX, table_name="deliveries", postgresql_concurrently=True, if_exists=True)
             op.create_index(INDEX, "deliveries", COLUMNS, postgresql_concurrently=True)
     else:
         op.create_index(INDEX, "deliveries", COLUMNS)
