@@ -189,7 +189,7 @@ def send(
     except InvalidEvent as err:
         fail(str(err))
     settings = Settings()
-    followed = Followed(event.workspace_id)
+    followed = Followed(event.workspace_id, event.contact.id, event.type)
     progress = wait and not json_  # with --json: one document, at the end
 
     async def main() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,6 +80,8 @@ class Followed:
     """The workflow a wait follows, for the words Ctrl-C leaves: known once the event is published."""
 
     workspace_id: str
+    contact_id: str
+    event_type: str
     shown: dict[str, Any] | None = None
 
 
@@ -111,7 +114,9 @@ def program() -> str:
     """The command as the user ran it, to paste back: `.venv/bin/webhooks` from the project's
     folder, `webhooks` when found on PATH (which the shell hands over as an absolute path)."""
     typed = sys.argv[0]
-    return typed if typed.endswith("webhooks") and not os.path.isabs(typed) else "webhooks"
+    if not typed.endswith("webhooks"):
+        return "webhooks"
+    return "webhooks" if os.path.isabs(typed) and shutil.which("webhooks") == typed else typed
 
 
 def stopped_waiting(followed: Followed) -> NoReturn:
@@ -122,7 +127,8 @@ def stopped_waiting(followed: Followed) -> NoReturn:
         said = (
             f"stopped waiting; the delivery goes on in Temporal ({followed.shown['workflow_id']}). Follow it:\n"
             f"  {followed.shown['ui_url']}\n"
-            f"  {program()} deliveries list -w {followed.workspace_id}"
+            f"  {program()} deliveries list -w {followed.workspace_id} --contact {followed.contact_id}"
+            f" --event {followed.event_type}"
         )
     typer.echo(said, err=True)
     raise typer.Exit(INTERRUPTED)

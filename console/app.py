@@ -4,7 +4,6 @@ services do the work and their errors come back next to the field they name."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -46,7 +45,7 @@ from console.session import (
     shown,
     signed_in,
 )
-from core.errors import Conflict, NotFound, ServiceError
+from core.errors import Conflict, ServiceError
 from core.temporal import unavailable
 from models.events import FILTER_KEYS, TRIGGER_LABELS, describe_trigger
 from models.presets import PRESETS
@@ -393,7 +392,8 @@ def create_console(state: State) -> FastAPI:
             store, workspace_id, ui_url=settings.ui_url, namespace=client.namespace,
             status=DeliveryStatus.FAILED, cursor=cursor, limit=FAILED_PAGE,
         )  # fmt: skip
-        names = await webhook_names(store, workspace_id, [d.webhook_id for d in listed.items])
+        # A deleted webhook's deliveries stay, shown by its id.
+        names = await store.webhook_names(workspace_id, {d.webhook_id for d in listed.items})
         return page(request, "failed.html", {"workspace_id": workspace_id, "listed": listed, "names": names})
 
     return console
@@ -448,15 +448,6 @@ async def form_page(
 async def recent_deliveries(store: Store, webhook_id: str, ui_url: str, namespace: str) -> list[DeliveryPublic]:
     recent = await store.list_deliveries(webhook_id, limit=RECENT_DELIVERIES)
     return [deliveries.public(d, ui_url, namespace) for d in recent]
-
-
-async def webhook_names(store: Store, workspace_id: str, webhook_ids: list[str]) -> dict[str, str]:
-    """The names of those of these webhooks that still exist (a deleted one's deliveries stay)."""
-    names = {}
-    for webhook_id in dict.fromkeys(webhook_ids):
-        with contextlib.suppress(NotFound):
-            names[webhook_id] = (await store.get_webhook(webhook_id, workspace_id)).name
-    return names
 
 
 def preview_context(hook: Webhook) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from models.stats import DAY, HealthBucket, HealthWindow, WebhookStats, millisec
 from models.tables import DeliveryStatus
 
 WIDTH, HEIGHT = 240.0, 64.0
-"""The chart's viewBox: it scales to the width it is given, keeping its proportions."""
+"""The chart's viewBox: stretched to the width and height the page gives it (bars need no proportions)."""
 GAP = 0.2
 """The space between bars, as a share of each bar's slot."""
 STACK = (

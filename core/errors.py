@@ -45,6 +45,8 @@ class Refused(ServiceError, ValueError):
     @classmethod
     def each(cls, problems: list[Problem]) -> Refused:
         """Several values refused at once: the message names each field, `field` the first."""
+        if not problems:
+            return cls("the values were refused")
         return cls(problems[0][1] if len(problems) == 1 else describe(problems), problems[0][0], problems)
 
 

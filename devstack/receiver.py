@@ -236,7 +236,8 @@ DEMO_PATHS: dict[str, DemoPath] = {
     ),
     "redirect": DemoPath(
         "/redirect/PATH", "307 to /PATH: followed only by a webhook that follows redirects",
-        lambda path: Answer(307, {"location": f"/{path}"}, b""),
+        # Always a path of this receiver: "//host/x" would be another host's (protocol-relative).
+        lambda path: Answer(307, {"location": "/" + path.lstrip("/")}, b""),
     ),
     "busy": DemoPath(
         "/busy/S", "429 with Retry-After: S to each delivery's first request, then 200",

@@ -41,9 +41,10 @@ class HealthBucket(SQLModel):
 
 
 class HealthWindow(SQLModel):
+    """The deliveries created in [since, until), tests left out."""
+
     since: datetime
     until: datetime
-    """The window is [since, until): deliveries created in it, tests left out."""
     total: int
     by_outcome: dict[DeliveryStatus, int]
     """How many have each status now; every status is listed, zeros included."""

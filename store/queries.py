@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -311,6 +311,14 @@ class Store:
             query = query.order_by(col(Webhook.created_at), col(Webhook.id))
             return (await session.exec(query.limit(limit))).all()
 
+    async def webhook_names(self, workspace_id: str, webhook_ids: Collection[str]) -> dict[str, str]:
+        """The names of those of these webhooks of the workspace that still exist."""
+        query = select(Webhook.id, Webhook.name).where(
+            Webhook.workspace_id == workspace_id, col(Webhook.id).in_(list(webhook_ids))
+        )
+        async with self.session() as session:
+            return dict((await session.exec(query)).all())
+
     async def webhook_named(
         self, workspace_id: str, folder_id: str | None, name: str, except_id: str | None = None
     ) -> str | None:
@@ -486,8 +494,9 @@ class Store:
         until: datetime | None = None,
     ) -> Sequence[Delivery]:
         """The deliveries that gave up, a workspace's or a webhook's (or one webhook's in a
-        workspace), of events first seen in [since, until), oldest first."""
-        query = select(Delivery).where(Delivery.status == DeliveryStatus.FAILED)
+        workspace), of events first seen in [since, until), oldest first; test sends left out (a
+        probe is sent again by sending another)."""
+        query = select(Delivery).where(Delivery.status == DeliveryStatus.FAILED, col(Delivery.is_test).is_(False))
         if workspace_id is not None:
             query = query.where(Delivery.workspace_id == workspace_id)
         if webhook_id is not None:

@@ -764,7 +764,10 @@ async def test_a_webhooks_page_follows_a_delivery_in_flight_without_a_reload(
         assert await page.evaluate("window.notReloaded") is True and fetched
     finally:
         answer.set()
-    await expect(row).not_to_have_attribute("data-unfinished", "")  # nothing in flight: no more fetching
+    await expect(row).not_to_have_attribute("data-unfinished", "")
+    so_far = len(fetched)
+    await page.wait_for_timeout(2500)  # longer than the shortest wait between two fetches
+    assert len(fetched) == so_far, "nothing in flight: no more fetching"
 
 
 async def test_the_failed_deliveries_are_the_ledgers_undelivered_ones(

@@ -117,6 +117,9 @@ async def test_slow_answers_late_enough_to_be_a_timeout(
     # Asked to wait longer than it ever would, it waits no longer than a minute.
     capped = DemoPaths()(Received("/slow/3600", {}, b"", at=0.0))
     assert capped is not None and capped.delay == SLOW_AT_MOST
+    # A redirect stays on this receiver: "//host/x" would send the request to another host.
+    elsewhere = DemoPaths()(Received("/redirect//evil.example/x", {}, b"", at=0.0))
+    assert elsewhere is not None and elsewhere.headers == {"location": "/evil.example/x"}
 
 
 @SQLITE

@@ -314,3 +314,27 @@ async def test_redeliver_by_query_leaves_alone_what_was_delivered_since(
     assert "nothing to re-run: no failed delivery matches" in said
     assert "2 failed workflow(s) the query matched left alone: the ledger has none of their deliveries failed" in said
     assert f.workflow_of(f.first) in said and f.workflow_of(f.second) in said
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_consoles_failed_page_and_live_deliveries_keep_to_the_signed_in_workspace(
+    acme_http: httpx.AsyncClient, store: Store
+) -> None:
+    theirs = await create_webhook(
+        store,
+        "ws_globex",
+        WebhookCreate(name="Theirs", event_type="tag.applied", url="https://globex.example/in"),
+        allow_private=True,
+    )
+    ours = await create_webhook(
+        store,
+        WS,
+        WebhookCreate(name="Ours", event_type="tag.applied", url="https://acme.example/in"),
+        allow_private=True,
+    )
+    await acme_http.post("/console/sign-in", data={"key": acme_http.headers["authorization"].split()[1]})
+    assert (await acme_http.get(f"/console/w/{WS}/deliveries/failed")).status_code == 200
+    assert (await acme_http.get(f"/console/w/{WS}/webhooks/{ours.id}/deliveries-fragment")).status_code == 200
+    assert (await acme_http.get("/console/w/ws_globex/deliveries/failed")).status_code == 403
+    assert (await acme_http.get(f"/console/w/ws_globex/webhooks/{theirs.id}/deliveries-fragment")).status_code == 403
+    assert (await acme_http.get(f"/console/w/{WS}/webhooks/{theirs.id}/deliveries-fragment")).status_code == 404

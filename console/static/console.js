@@ -38,15 +38,20 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   // A webhook's deliveries follow those in flight: while a row is pending or throttled, the list is
-  // fetched again every 2 s (from this console only), and left alone once none is.
+  // fetched again (from this console only), every 2 s after a change, less often while nothing
+  // changes (a retry may be hours away; at most every 30 s), not while the tab is hidden, and left
+  // alone once no row is in flight.
   for (const live of document.querySelectorAll("[data-live]")) {
     let last = null;
+    let wait = 2000;
     const follow = async () => {
       if (!live.querySelector("[data-unfinished]")) return;
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (document.hidden) return follow();
       const answer = await fetch(live.dataset.live).catch(() => null);
       if (!answer || !answer.ok || answer.redirected) return; // signed out, or gone: the page says so on reload
       const html = await answer.text();
+      wait = html === last ? Math.min(wait * 1.5, 30000) : 2000;
       if (html !== last) live.innerHTML = last = html; // unchanged: an open excerpt stays open
       follow();
     };
