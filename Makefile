@@ -11,12 +11,13 @@ run: $(STAMP)
 
 # The lint runs beside the suite, which mostly waits (on retries, timers, a browser): it takes four
 # processes, each with its own dev server, even on two cores (there, 4 min 16 s against 4 min 54 s
-# with one process per core). The suite builds the docs with --strict (tests/test_docs.py).
+# with one process per core), tests handed to whichever process is free (worksteal: the long ones
+# do not pile up at the end). The suite builds the docs with --strict (tests/test_docs.py).
 test: $(STAMP)
 	@$(MAKE) --no-print-directory -j 2 lint suite
 
 suite: $(STAMP)
-	$(BIN)/pytest -n 4 --ignore=tests/faults
+	$(BIN)/pytest -n 4 --dist worksteal --ignore=tests/faults
 
 # The fault suite: real processes killed and restarted, a 5,000-event burst, an upgrade from the
 # previous release with work in flight, pacing under faults (about 13 minutes).
