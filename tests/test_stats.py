@@ -10,7 +10,7 @@ import random
 import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,17 +18,14 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import insert, text
-from temporalio.client import Client
 from test_console import console, sign_in  # noqa: F401  (the console served on 127.0.0.1, a fixture)
 from typer.testing import CliRunner
 
-from api.app import create_app
 from cli.main import app as cli
 from core.config import Settings
 from core.errors import NotFound
 from models.stats import DAY, HOUR, HealthWindow, WebhookStats
 from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
-from services.access import create_key
 from services.stats import webhook_stats
 from store.queries import Store
 from store.stats import outcomes_query, percentiles_query
@@ -200,20 +197,10 @@ async def test_the_queries_find_the_rows_by_the_webhook_index(store: Store) -> N
 
 
 @pytest.fixture
-async def acme(store: Store, client: Client, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app (API and console) over httpx, with a key of ws_acme."""
-    app = create_app(settings, store=store, temporal=client)
-    key = (await create_key(store, WS, "acme")).key
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://app.test",
-            headers={"authorization": f"Bearer {key}"},
-        ) as http,
-    ):
-        await http.post("/console/sign-in", data={"key": key})  # the console's cookie, kept by the client
-        yield http
+async def acme(acme_http: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The app (API and console) over httpx, with a key of ws_acme, signed in to the console too."""
+    await acme_http.post("/console/sign-in", data={"key": acme_http.headers["authorization"].split()[1]})
+    return acme_http
 
 
 RECENT = [
