@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,14 +19,14 @@ from temporalio import activity
 
 from activities.intake import Intake
 from activities.outage import outage_cause, store_outage_retried
-from activities.pacing import Hold, Pacer
+from activities.pacing import SENDING, Hold, Pacer
 from activities.retries import give_up, retry_later
 from activities.sending import Attempt, Redirects, send_signed
 from core import metrics
 from core.errors import NotFound
 from core.outcome import Verdict, classify
 from core.schedule import format_delay, parse_retry_after, retry_delay
-from core.shaping import shape_request
+from core.shaping import ShapedRequest, shape_request
 from core.templates import TemplateError
 from models.payload import delivery_id_for
 from models.runs import DeliveryInput, DeliveryOutcome
@@ -38,6 +38,8 @@ WAIT_IN_PLACE = timedelta(seconds=2)
 """A durable attempt held for less than this waits for its turn where it is; longer, it ends and
 comes back at its turn (a retry that uses up no attempt of the schedule)."""
 MIN_HOLD = timedelta(milliseconds=50)
+CLAIM_MARGIN = timedelta(milliseconds=500)
+"""After another attempt's deadline: the time its last write may take to land."""
 RECORD_FIRST_PAUSE = timedelta(milliseconds=250)
 RECORD_MAX_PAUSE = timedelta(seconds=2)
 RECORD_MARGIN = timedelta(seconds=1)
@@ -61,6 +63,8 @@ class DeliveryActivities:
         self.schedule = schedule
         self.request_timeout = request_timeout
         self.disable_after = disable_after
+        self._finishing: set[asyncio.Future[DeliveryOutcome]] = set()
+        """Sends under way, kept until they end (a shielded task is otherwise only weakly held)."""
 
     @activity.defn(name="deliver_first")
     async def deliver_first(self, input: DeliveryInput) -> DeliveryOutcome:
@@ -91,7 +95,9 @@ class DeliveryActivities:
     async def _attempt(self, input: DeliveryInput, number: int, wait_up_to: timedelta) -> DeliveryOutcome:
         """Attempt `number` of this run's schedule (1 is the first), held back if not its turn."""
         try:
-            ctx = await self.store.delivery_context(input.workspace_id, input.event_id, input.webhook_id)
+            ctx = await self.store.claim_delivery(
+                input.workspace_id, input.event_id, input.webhook_id, until=attempt_deadline()
+            )
         except NotFound as err:  # the event or its ledger row is gone (removed by hand, or by retention)
             delivery_id = delivery_id_for(input.workspace_id, input.event_id, input.webhook_id)
             return DeliveryOutcome(
@@ -101,11 +107,13 @@ class DeliveryActivities:
         ledger, hook = ctx.delivery, ctx.webhook
         if ledger.status == DeliveryStatus.DELIVERED:
             return outcome(ledger, DeliveryStatus.DELIVERED, "delivered earlier; not sent again")
+        if not ctx.claimed:
+            return held_elsewhere(ledger)
         if hook is None or not hook.enabled:
             detail = (
                 "webhook deleted" if hook is None else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
             )
-            await self.store.update_delivery(ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail)
+            await self._record(ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail)
             metrics.delivery(DeliveryStatus.SKIPPED, None)
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
 
@@ -119,6 +127,18 @@ class DeliveryActivities:
         turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to)
         if isinstance(turn, Hold):
             return await self._held(ledger, turn)
+        # Once the request is out, its answer reaches the ledger even if the attempt is cancelled
+        # (a workflow task handed to another worker cancels its local activities here): the other
+        # worker's attempt then finds it delivered, rather than the outcome unknown and sent again.
+        finishing = asyncio.ensure_future(self._send(ledger, hook, request, turn.leased, number))
+        self._finishing.add(finishing)
+        finishing.add_done_callback(self._finishing.discard)
+        return await asyncio.shield(finishing)
+
+    async def _send(
+        self, ledger: Delivery, hook: Webhook, request: ShapedRequest, leased: bool, number: int
+    ) -> DeliveryOutcome:
+        """Send the request, then judge and record its answer."""
         cleared_at = utcnow()
         redirects = Redirects(follow=hook.follow_redirects, forward_credentials=hook.forward_credentials)
         try:
@@ -126,13 +146,13 @@ class DeliveryActivities:
                 self.http, request, signing_secrets(hook), ledger.id, self.request_timeout, redirects
             )
         finally:
-            if turn.leased:
+            if leased:
                 await self.pacer.release(hook, ledger.id, utcnow() - cleared_at)
         return await self._judge(ledger, hook, sent, number)
 
     async def _held(self, ledger: Delivery, hold: Hold) -> DeliveryOutcome:
         """Not this delivery's turn: no request, no attempt used up; the ledger says until when."""
-        await self.store.update_delivery(
+        await self._record(
             ledger.id, status=DeliveryStatus.THROTTLED, next_attempt_at=hold.until, held_reason=hold.reason
         )
         metrics.held(hold.cause)
@@ -196,7 +216,7 @@ class DeliveryActivities:
         delay = await self._next_delay(hook, sent, number)
         if delay is None:
             return await self._gave_up(done, record, f"{detail}; gave up after {attempts} attempts")
-        await self.store.update_delivery(
+        await self._record(
             ledger.id, **(record | {"next_attempt_at": now + delay}), status=DeliveryStatus.PENDING, last_error=detail
         )
         return outcome(done, DeliveryStatus.PENDING, detail).model_copy(update={"retry_in": delay})
@@ -206,15 +226,18 @@ class DeliveryActivities:
         metrics.disabled(cause)
         activity.logger.warning("webhook %s of workspace %s turned off: %s", hook.id, hook.workspace_id, reason)
 
+    async def _record(self, delivery_id: str, **values: Any) -> None:
+        """Write what came of the attempt to the ledger, which lets the delivery go (sending_until)."""
+        await self.store.update_delivery(delivery_id, **values, sending_until=None)
+
     async def _record_delivered(self, delivery_id: str, **values: Any) -> None:
         """A 2xx must reach the ledger, or the next attempt would send the event again: ride out a
         store outage for as long as this attempt may last (what is left of its start-to-close)."""
-        info = activity.info()
-        deadline = info.started_time + (info.start_to_close_timeout or timedelta()) - RECORD_MARGIN
+        deadline = attempt_deadline() - RECORD_MARGIN
         pause = RECORD_FIRST_PAUSE
         while True:
             try:
-                await self.store.update_delivery(delivery_id, **values)
+                await self._record(delivery_id, **values)
                 return
             except STORE_UNAVAILABLE as err:
                 if utcnow() + pause > deadline:
@@ -240,13 +263,31 @@ class DeliveryActivities:
         self, ledger: Delivery, record: dict[str, Any], detail: str, *, turned_off: bool = False
     ) -> DeliveryOutcome:
         """Record the failure for good: no more retries."""
-        await self.store.update_delivery(ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail)
+        await self._record(ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail)
         metrics.delivery(DeliveryStatus.FAILED, ledger.last_status_code)
         activity.logger.warning(
             "delivery failed for good: %s", detail,
             extra=log_fields(ledger, status_code=ledger.last_status_code, outcome="gave up"),
         )  # fmt: skip
         return outcome(ledger, DeliveryStatus.FAILED, detail).model_copy(update={"webhook_disabled": turned_off})
+
+
+def attempt_deadline() -> datetime:
+    """When Temporal takes this attempt for lost and may start another (its start-to-close)."""
+    info = activity.info()
+    return info.started_time + (info.start_to_close_timeout or timedelta())
+
+
+def held_elsewhere(ledger: Delivery) -> DeliveryOutcome:
+    """Another attempt of this delivery is under way (an attempt run twice, or a worker killed
+    mid-request whose attempt has not timed out yet): come back once it must be over. The ledger
+    is left to that attempt, which writes its outcome."""
+    until = (ledger.sending_until or utcnow()) + CLAIM_MARGIN
+    metrics.held(SENDING)
+    detail = f"held back: another attempt is sending it (until {until:%H:%M:%S} UTC at the latest)"
+    return outcome(ledger, DeliveryStatus.THROTTLED, detail).model_copy(
+        update={"retry_in": max(until - utcnow(), MIN_HOLD)}
+    )
 
 
 def log_fields(ledger: Delivery, **more: Any) -> dict[str, Any]:

@@ -25,8 +25,9 @@ from models.tables import Delivery, DeliveryStatus, OrderOnFailure, Webhook, utc
 from store.db import STORE_UNAVAILABLE
 from store.queries import DeliveryContext, Store, url_host
 
-LIMIT, PAUSED, ORDER = "limit", "paused", "order"
-"""Why a delivery is held (the metric's label)."""
+LIMIT, PAUSED, ORDER, SENDING = "limit", "paused", "order", "sending"
+"""Why a delivery is held (the metric's label); SENDING: another attempt of it is under way
+(activities.delivery.held_elsewhere)."""
 ORDER_POLL = timedelta(milliseconds=250)
 """How soon an ordered delivery looks again when the earlier one is being sent right now, or
 events taken in before its own have not all reached a worker yet (activities.intake)."""

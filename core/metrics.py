@@ -53,7 +53,8 @@ def disabled(cause: str) -> None:
 
 def held(cause: str) -> None:
     """A delivery held back before its request: `limit` (its webhook's rate or cap), `paused` (a
-    receiver's Retry-After) or `order` (behind an earlier event of its contact)."""
+    receiver's Retry-After), `order` (behind an earlier event of its contact) or `sending` (another
+    attempt of the same delivery is under way)."""
     activity.metric_meter().create_counter("webhook_deliveries_held", "Deliveries held back for their turn").add(
         1, {"cause": cause}
     )

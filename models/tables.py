@@ -517,6 +517,10 @@ class Delivery(SQLModel, table=True):
     last_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     next_attempt_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
     delivered_at: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    sending_until: datetime | None = Field(default=None, sa_column=aware(nullable=True))
+    """Taken by an attempt until its deadline (store.queries.claim_delivery): no other attempt sends
+    the delivery meanwhile. Temporal can run one attempt twice at once: a workflow task that outlives
+    its timeout is handed to another worker, which runs its local activities again."""
 
 
 class WebhookPace(SQLModel, table=True):

@@ -66,6 +66,9 @@ class DeliveryContext:
     paused_until: datetime | None = None
     paused_reason: str | None = None
     """A pause the webhook's receiver asked for (429/503 with Retry-After), if one was set."""
+    claimed: bool = True
+    """Whether this attempt took the delivery; if not, it is delivered or another attempt has it
+    until `delivery.sending_until`."""
 
 
 # The two statements every delivery attempt runs, built once: building one (operators, coercions,
@@ -80,6 +83,15 @@ DELIVERY_CONTEXT = (
     .join(Webhook, col(Webhook.id) == col(Delivery.webhook_id), isouter=True)
     .join(WebhookPace, col(WebhookPace.webhook_id) == col(Delivery.webhook_id), isouter=True)
     .where(col(Delivery.id) == bindparam("delivery_id"))
+)
+CLAIM_DELIVERY = (
+    update(Delivery)
+    .where(
+        col(Delivery.id) == bindparam("delivery_id"),
+        col(Delivery.status) != DeliveryStatus.DELIVERED,
+        col(Delivery.sending_until).is_(None) | (col(Delivery.sending_until) <= bindparam("now")),
+    )
+    .values(sending_until=bindparam("until"))
 )
 UPDATE_DELIVERY = update(Delivery).where(col(Delivery.id) == bindparam("delivery_id"))
 """The columns to set are the other parameters of each execution."""
@@ -231,16 +243,23 @@ class Store:
 
     # --- the ledger ----------------------------------------------------------------------------
 
-    async def delivery_context(self, workspace_id: str, event_id: str, webhook_id: str) -> DeliveryContext:
+    async def claim_delivery(
+        self, workspace_id: str, event_id: str, webhook_id: str, *, until: datetime, now: datetime | None = None
+    ) -> DeliveryContext:
+        """What an attempt needs, and the delivery taken for it until `until` (its deadline), unless
+        it is delivered or another attempt holds it: in one transaction, so that of two attempts
+        of one delivery at once only one sends. Every write of the attempt's outcome lets it go."""
         delivery_id = delivery_id_for(workspace_id, event_id, webhook_id)
         async with self.session() as session:
+            claim = {"delivery_id": delivery_id, "until": until, "now": now or utcnow()}
+            claimed = (await session.exec(CLAIM_DELIVERY, params=claim)).rowcount == 1
             row = (await session.exec(DELIVERY_CONTEXT, params={"delivery_id": delivery_id})).first()
+            await session.commit()
         if row is None:
             raise NotFound(f"no delivery {delivery_id} of event {event_id} to webhook {webhook_id}")
         delivery, body, webhook, pace = row
-        if pace is None:
-            return DeliveryContext(delivery, webhook, dict(body))
-        return DeliveryContext(delivery, webhook, dict(body), pace.paused_until, pace.paused_reason)
+        paused_until, paused_reason = (None, None) if pace is None else (pace.paused_until, pace.paused_reason)
+        return DeliveryContext(delivery, webhook, dict(body), paused_until, paused_reason, claimed)
 
     async def update_delivery(self, delivery_id: str, **values: Any) -> None:
         # A Core statement on a connection: every attempt writes here, and an ORM session's

@@ -61,6 +61,9 @@ class Tally:
     unexpected: int
     duplicates: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    unexplained_requests: list[str] = field(default_factory=list)
+    """Each unexplained duplicate's requests (every request of its delivery, when and answered
+    what), printed when the scenario fails on them."""
 
     @property
     def unexplained(self) -> int:
@@ -209,9 +212,21 @@ class Stack:
         )
         for (event_id, hook_id), received in copies.items():
             for duplicate in received[1:]:
-                tally.duplicates[self.explain(received[0], duplicate, (event_id, hook_id))] += 1
+                cause = self.explain(received[0], duplicate, (event_id, hook_id))
+                tally.duplicates[cause] += 1
+                if cause == UNEXPLAINED:
+                    tally.unexplained_requests.append(self.requests_of(received[0].headers["webhook-id"]))
         TALLIES.append(tally)
         return tally
+
+    def requests_of(self, delivery_id: str) -> str:
+        """Every request of one delivery, each as seconds since the receiver's first request and its
+        answer, and the faults caused meanwhile: what a failure on a duplicate prints."""
+        start = self.receiver.requests[0].at
+        mine = [r for r in self.receiver.requests if r.headers.get("webhook-id") == delivery_id]
+        steps = [f"+{r.at - start:.3f} s HTTP {r.answer.status}" for r in mine]
+        faults = [f"{f.what} at +{f.began - start:.3f} s" for f in self.faults]
+        return f"{delivery_id}: {', '.join(steps)} (faults: {'; '.join(faults) or 'none'})"
 
     def explain(self, first: Received, duplicate: Received, pair: tuple[str, str]) -> str:
         """Why a receiver got (event, webhook) twice: acceptable only where the first attempt's
@@ -277,4 +292,6 @@ async def running_stack(folder: Path, database_url: str | None = None, *, migrat
 
 
 def assert_nothing_lost(tally: Tally) -> None:
-    assert (tally.lost, tally.unexpected, tally.unexplained) == (0, 0, 0), tally.line()
+    assert (tally.lost, tally.unexpected, tally.unexplained) == (0, 0, 0), "\n".join(
+        [tally.line(), *tally.unexplained_requests]
+    )

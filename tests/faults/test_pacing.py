@@ -220,6 +220,16 @@ def order_problems(events: Sequence[dict[str, Any]], requests: Iterable[Received
     order = list(dict.fromkeys(index[r.json()["data"]["event_id"]] for r in mine if 200 <= r.answer.status < 300))
     if delivered and order != list(range(len(events))):
         problems.append(f"2xx in the order {order}")
+    if problems:  # the contact's requests, to read beside the workers' logs
+        start = mine[0].at
+        problems.append(
+            "requests: "
+            + ", ".join(
+                f"{index[r.json()['data']['event_id']]} ({r.headers['webhook-id']}) "
+                f"+{r.at - start:.3f} s HTTP {r.answer.status}"
+                for r in mine
+            )
+        )
     return problems
 
 
@@ -297,6 +307,8 @@ async def test_ordered_delivery_per_contact_survives_failures_a_kill_and_a_store
             f"first publish, with {stuck_open} of the failing contact's {STUCK_EVENTS} still running; "
             f"its last gave up at {stuck_done:.0f} s"
         )
-        assert_nothing_lost(tally)
+        out_of_order = [f"{c}: {'; '.join(p)}" for c, p in problems.items()]
+        assert (tally.lost, tally.unexpected, tally.unexplained, out_of_order) == (0, 0, 0, []), "\n".join(
+            [tally.line(), *tally.unexplained_requests, *out_of_order]
+        )
         assert failed == {e["event_id"] for e in stuck}, tally.line()
-        assert not problems, f"{tally.line()}\n" + "\n".join(f"{c}: {'; '.join(p)}" for c, p in problems.items())

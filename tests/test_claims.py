@@ -1,0 +1,112 @@
+"""One attempt at a time per delivery: an attempt takes its delivery in the ledger until its
+deadline (store.queries.claim_delivery), and another attempt of the same delivery meanwhile waits
+instead of sending a second copy. Temporal runs an attempt twice at once when a workflow task
+outlives its timeout on a starved worker: the task goes to another worker, which runs its local
+activities (the first attempts) again while the first worker may still be sending them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from test_local_first import WS, history, local_activities, make_hook, new_event
+
+from core.config import Settings
+from devstack.processes import WorkerProcess
+from devstack.receiver import Answer, Receiver
+from models.events import parse_event
+from models.payload import WORKFLOW_TYPE, workflow_id_for
+from models.runs import EventOutcome
+from models.tables import DeliveryStatus, utcnow
+from store.queries import DeliveryContext, Store
+from worker import build_worker
+
+
+async def test_of_two_attempts_racing_for_a_delivery_one_takes_it_until_it_writes_its_outcome(
+    database_url: str,
+) -> None:
+    first, second = Store.from_url(database_url), Store.from_url(database_url)
+    try:
+        hook = await make_hook(first, "https://crm.example/hook")
+        event = parse_event(new_event())
+        await first.record_event(event, workflow_id_for(WS, event.event_id))
+        now = utcnow()
+        until = now + timedelta(seconds=40)
+
+        async def claim(store: Store, at: datetime = now) -> DeliveryContext:
+            return await store.claim_delivery(WS, event.event_id, hook.id, until=until, now=at)
+
+        raced = await asyncio.gather(*(claim(store) for store in [first, second] * 5))
+        assert [ctx.claimed for ctx in raced].count(True) == 1
+        assert {ctx.delivery.sending_until for ctx in raced if not ctx.claimed} == {until}
+
+        # Its deadline passed (its worker died mid-request), the delivery can be taken again.
+        assert (await claim(second, at=until)).claimed
+        # The outcome written lets it go; once delivered, nobody takes it.
+        delivery_id = raced[0].delivery.id
+        await first.update_delivery(delivery_id, status=DeliveryStatus.PENDING, sending_until=None)
+        assert (await claim(first)).claimed
+        await first.update_delivery(delivery_id, status=DeliveryStatus.DELIVERED, sending_until=None)
+        taken = await claim(second, at=until + timedelta(hours=1))
+        assert (taken.claimed, taken.delivery.status) == (False, DeliveryStatus.DELIVERED)
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_first_attempt_run_again_while_a_stalled_worker_still_sends_it_is_sent_once(
+    env: WorkflowEnvironment, settings: Settings, store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    """A workflow task that outlives its timeout (its worker starved, here stopped) is handed to
+    another worker, which runs its local activities again while the first may still be sending: the
+    second finds the delivery taken in the ledger and waits instead of sending a second copy."""
+    hook = await make_hook(store, receiver.url("/stalled"))
+    receiver.script("/stalled", [Answer(200, delay=4)])  # answered once the stalled worker runs again
+    address = env.client.service_client.config.target_host
+    first = WorkerProcess("worker 1", tmp_path / "worker-1.log", settings, address)
+    first.start()
+    await first.ready()
+    event = new_event()
+    handle = await env.client.start_workflow(
+        WORKFLOW_TYPE,
+        event,
+        id=workflow_id_for(WS, event["event_id"]),
+        task_queue=settings.task_queue,
+        task_timeout=timedelta(seconds=1),  # the default 10 s, shortened
+        result_type=EventOutcome,
+    )
+
+    await asyncio.to_thread(receiver.wait_for, 1, 30)
+    os.kill(first.pid, signal.SIGSTOP)  # mid-request, its workflow task's timeout running
+    try:
+        async with build_worker(env.client, settings, store) as second, second:
+            takeover = await wait_for_first_attempts(handle, 1, within=20)
+            os.kill(first.pid, signal.SIGCONT)
+            outcome = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+        first.stop()
+
+    assert takeover[0]["status"] == "throttled" and "another attempt is sending it" in takeover[0]["detail"]
+    assert outcome.deliveries[0].status == DeliveryStatus.DELIVERED
+    assert len(receiver.at("/stalled")) == 1
+    [ledger] = await store.list_deliveries(hook.id)
+    assert (ledger.status, ledger.attempts, ledger.sending_until) == (DeliveryStatus.DELIVERED, 1, None)
+
+
+async def wait_for_first_attempts(handle: WorkflowHandle[Any, Any], count: int, within: float) -> list[dict[str, Any]]:
+    """The results of the first `count` first attempts the history records, once it has them."""
+    async with asyncio.timeout(within):
+        while True:
+            firsts = [result for kind, result in local_activities(await history(handle)) if kind == "deliver_first"]
+            if len(firsts) >= count:
+                return firsts
+            await asyncio.sleep(0.2)
