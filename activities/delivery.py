@@ -10,9 +10,11 @@ gives up for good."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Coroutine
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from temporalio import activity
@@ -32,7 +34,9 @@ from models.payload import delivery_id_for
 from models.runs import DeliveryInput, DeliveryOutcome
 from models.tables import Delivery, DeliveryStatus, Webhook, utcnow
 from store.db import STORE_UNAVAILABLE
-from store.queries import Store, url_host
+from store.queries import DeliveryContext, Store, url_host
+
+T = TypeVar("T")
 
 WAIT_IN_PLACE = timedelta(seconds=2)
 """A durable attempt held for less than this waits for its turn where it is; longer, it ends and
@@ -63,7 +67,7 @@ class DeliveryActivities:
         self.schedule = schedule
         self.request_timeout = request_timeout
         self.disable_after = disable_after
-        self._finishing: set[asyncio.Future[DeliveryOutcome]] = set()
+        self._finishing: set[asyncio.Future[Any]] = set()
         """Sends under way, kept until they end (a shielded task is otherwise only weakly held)."""
 
     @activity.defn(name="deliver_first")
@@ -94,21 +98,43 @@ class DeliveryActivities:
 
     async def _attempt(self, input: DeliveryInput, number: int, wait_up_to: timedelta) -> DeliveryOutcome:
         """Attempt `number` of this run's schedule (1 is the first), held back if not its turn."""
+        deadline = attempt_deadline()
         try:
-            ctx = await self.store.claim_delivery(
-                input.workspace_id, input.event_id, input.webhook_id, until=attempt_deadline()
-            )
+            ctx = await self.store.claim_delivery(input.workspace_id, input.event_id, input.webhook_id, until=deadline)
         except NotFound as err:  # the event or its ledger row is gone (removed by hand, or by retention)
             delivery_id = delivery_id_for(input.workspace_id, input.event_id, input.webhook_id)
             return DeliveryOutcome(
                 webhook_id=input.webhook_id, delivery_id=delivery_id, status=DeliveryStatus.FAILED,
                 attempts=0, detail=str(err),
             )  # fmt: skip
-        ledger, hook = ctx.delivery, ctx.webhook
+        ledger = ctx.delivery
         if ledger.status == DeliveryStatus.DELIVERED:
             return outcome(ledger, DeliveryStatus.DELIVERED, "delivered earlier; not sent again")
         if not ctx.claimed:
             return held_elsewhere(ledger)
+        try:
+            ready = await self._ready(ctx, wait_up_to)
+        except BaseException:
+            # Ended before its request (cancelled, the store down): the attempt that replaces this
+            # one need not wait for the deadline.
+            with contextlib.suppress(*STORE_UNAVAILABLE):
+                await self._finish(self.store.release_claim(ledger.id, deadline))
+            raise
+        if isinstance(ready, DeliveryOutcome):
+            return ready
+        request, hook, leased = ready
+        # Once the request is out, its answer reaches the ledger even if the attempt is cancelled
+        # (a workflow task handed to another worker cancels its local activities here): the other
+        # worker's attempt then finds it delivered, rather than the outcome unknown and sent again.
+        return await self._finish(self._send(ledger, hook, request, leased, number))
+
+    async def _ready(
+        self, ctx: DeliveryContext, wait_up_to: timedelta
+    ) -> tuple[ShapedRequest, Webhook, bool] | DeliveryOutcome:
+        """The request, its webhook and whether it took a concurrency lease, once it is the
+        delivery's turn; or the outcome of an attempt that sends nothing (skipped, a template
+        that cannot fit, held back)."""
+        ledger, hook = ctx.delivery, ctx.webhook
         if hook is None or not hook.enabled:
             detail = (
                 "webhook deleted" if hook is None else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
@@ -116,7 +142,6 @@ class DeliveryActivities:
             await self._record(ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail)
             metrics.delivery(DeliveryStatus.SKIPPED, None)
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
-
         try:
             request = shape_request(hook, ctx.event, ledger.id)
         except TemplateError as err:  # this event's data cannot fit the template: no attempt would do better
@@ -127,13 +152,14 @@ class DeliveryActivities:
         turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to)
         if isinstance(turn, Hold):
             return await self._held(ledger, turn)
-        # Once the request is out, its answer reaches the ledger even if the attempt is cancelled
-        # (a workflow task handed to another worker cancels its local activities here): the other
-        # worker's attempt then finds it delivered, rather than the outcome unknown and sent again.
-        finishing = asyncio.ensure_future(self._send(ledger, hook, request, turn.leased, number))
-        self._finishing.add(finishing)
-        finishing.add_done_callback(self._finishing.discard)
-        return await asyncio.shield(finishing)
+        return request, hook, turn.leased
+
+    async def _finish(self, step: Coroutine[Any, Any, T]) -> T:
+        """Run `step` to its end even if the attempt is cancelled meanwhile (which then ends at once)."""
+        task = asyncio.ensure_future(step)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return await asyncio.shield(task)
 
     async def _send(
         self, ledger: Delivery, hook: Webhook, request: ShapedRequest, leased: bool, number: int

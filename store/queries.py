@@ -93,8 +93,16 @@ CLAIM_DELIVERY = (
     )
     .values(sending_until=bindparam("until"))
 )
-UPDATE_DELIVERY = update(Delivery).where(col(Delivery.id) == bindparam("delivery_id"))
-"""The columns to set are the other parameters of each execution."""
+UPDATE_DELIVERY = update(Delivery).where(
+    col(Delivery.id) == bindparam("delivery_id"), col(Delivery.status) != DeliveryStatus.DELIVERED
+)
+"""The columns to set are the other parameters of each execution. A delivered delivery is final:
+an attempt that ran past its deadline writes nothing over it."""
+RELEASE_CLAIM = (
+    update(Delivery)
+    .where(col(Delivery.id) == bindparam("delivery_id"), col(Delivery.sending_until) == bindparam("until"))
+    .values(sending_until=None)
+)
 NOT_FOR_MATCHING = [defer(c) for c in (Webhook.secret, Webhook.previous_secret, Webhook.auth, Webhook.body_template)]  # type: ignore[arg-type]
 """Matching reads none of these: the secrets are not even decrypted (the attempt reads them)."""
 INSERT_EVENT = insert(StoredEvent)
@@ -260,6 +268,11 @@ class Store:
         delivery, body, webhook, pace = row
         paused_until, paused_reason = (None, None) if pace is None else (pace.paused_until, pace.paused_reason)
         return DeliveryContext(delivery, webhook, dict(body), paused_until, paused_reason, claimed)
+
+    async def release_claim(self, delivery_id: str, until: datetime) -> None:
+        """Let the delivery go before its deadline, if it is still taken by that claim (`until`)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(RELEASE_CLAIM, {"delivery_id": delivery_id, "until": until})
 
     async def update_delivery(self, delivery_id: str, **values: Any) -> None:
         # A Core statement on a connection: every attempt writes here, and an ORM session's

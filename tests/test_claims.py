@@ -7,24 +7,29 @@ activities (the first attempts) again while the first worker may still be sendin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from conftest import SHORT_SCHEDULE
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from test_local_first import WS, history, local_activities, make_hook, new_event
 
+from activities.delivery import DeliveryActivities
 from core.config import Settings
 from devstack.processes import WorkerProcess
 from devstack.receiver import Answer, Receiver
 from models.events import parse_event
 from models.payload import WORKFLOW_TYPE, workflow_id_for
-from models.runs import EventOutcome
-from models.tables import DeliveryStatus, utcnow
+from models.runs import DeliveryInput, EventOutcome
+from models.tables import DeliveryStatus, WebhookCreate, utcnow
+from services.webhooks import create_webhook
 from store.queries import DeliveryContext, Store
 from worker import build_worker
 
@@ -110,3 +115,32 @@ async def wait_for_first_attempts(handle: WorkflowHandle[Any, Any], count: int, 
             if len(firsts) >= count:
                 return firsts
             await asyncio.sleep(0.2)
+
+
+async def test_an_attempt_cancelled_before_its_request_lets_the_delivery_go_at_once(store: Store) -> None:
+    """Cancelled while it waits for its turn (its workflow task moved to another worker, say), an
+    attempt has sent nothing: the attempt that replaces it need not wait for its deadline."""
+    create = WebhookCreate(name="CRM", event_type="tag.applied", url="https://crm.example/hook", ordered=True)
+    hook = await create_webhook(store, WS, create, allow_private=True)
+    earlier, later = (parse_event(new_event() | {"occurred_at": f"2026-11-24T10:00:0{n}Z"}) for n in (0, 1))
+    for event in (earlier, later):
+        await store.record_event(event, workflow_id_for(WS, event.event_id))
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, started_time=utcnow(), start_to_close_timeout=timedelta(seconds=15))
+    async with httpx.AsyncClient() as http:
+        deliveries = DeliveryActivities(
+            store, http, schedule=SHORT_SCHEDULE, request_timeout=timedelta(seconds=5), disable_after=timedelta(days=5)
+        )
+        # The earlier event is being sent (pending, no retry due): the later one waits in place.
+        attempt = asyncio.create_task(
+            env.run(deliveries.deliver, DeliveryInput(workspace_id=WS, event_id=later.event_id, webhook_id=hook.id))
+        )
+        async with asyncio.timeout(5):
+            while (await store.list_deliveries(hook.id, limit=2))[0].sending_until is None:
+                await asyncio.sleep(0.05)
+        env.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+
+    rows = {d.event_id: d for d in await store.list_deliveries(hook.id, limit=2)}
+    assert (rows[later.event_id].status, rows[later.event_id].sending_until) == (DeliveryStatus.PENDING, None)

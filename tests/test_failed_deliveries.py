@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import Select
+from sqlmodel import col
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.worker import Worker
 from typer.testing import CliRunner
@@ -179,7 +180,7 @@ async def test_pages_of_several_statuses_and_filters(store: Store) -> None:
     assert unknown.value.field == "event_type" and "tag.applied" in unknown.value.message
 
 
-async def plan_of(store: Store, query: SelectOfScalar[Delivery]) -> str:
+async def plan_of(store: Store, query: Select[Any]) -> str:
     """How the store would read the query, one step a line."""
     async with store.engine.connect() as conn:
         sql = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
@@ -205,7 +206,10 @@ async def test_the_failed_list_reads_its_index(store: Store, database_url: str) 
     async def uses_the_index() -> bool:
         migrated = Store.from_url(database_url)  # a process started after the migration
         try:
-            failed_only = workspace_deliveries(WS, DeliveryFilter(statuses=[FAILED]), None, 51)
+            # Its ids only: columns of later migrations are not there yet at 0007.
+            failed_only = workspace_deliveries(WS, DeliveryFilter(statuses=[FAILED]), None, 51).with_only_columns(
+                col(Delivery.id)
+            )
             return "ix_deliveries_workspace_status" in await plan_of(migrated, failed_only)
         finally:
             await migrated.close()
