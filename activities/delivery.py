@@ -44,6 +44,10 @@ comes back at its turn (a retry that uses up no attempt of the schedule)."""
 MIN_HOLD = timedelta(milliseconds=50)
 CLAIM_MARGIN = timedelta(milliseconds=500)
 """After another attempt's deadline: the time its last write may take to land."""
+CLAIM_RECHECK = timedelta(seconds=1)
+"""How soon a delivery held by another attempt of it looks again: that attempt is usually over in
+a moment (its answer recorded, or let go before its request); only a dead worker's lasts until
+its deadline."""
 RECORD_FIRST_PAUSE = timedelta(milliseconds=250)
 RECORD_MAX_PAUSE = timedelta(seconds=2)
 RECORD_MARGIN = timedelta(seconds=1)
@@ -306,13 +310,15 @@ def attempt_deadline() -> datetime:
 
 def held_elsewhere(ledger: Delivery) -> DeliveryOutcome:
     """Another attempt of this delivery is under way (an attempt run twice, or a worker killed
-    mid-request whose attempt has not timed out yet): come back once it must be over. The ledger
-    is left to that attempt, which writes its outcome."""
-    until = (ledger.sending_until or utcnow()) + CLAIM_MARGIN
+    mid-request whose attempt has not timed out yet): look again soon, and go once it is over. The
+    ledger is left to that attempt, which writes its outcome."""
+    now = utcnow()
+    until = (ledger.sending_until or now) + CLAIM_MARGIN
     metrics.held(SENDING)
     detail = f"held back: another attempt is sending it (until {until:%H:%M:%S} UTC at the latest)"
+    activity.logger.debug("delivery %s %s", ledger.id, detail)
     return outcome(ledger, DeliveryStatus.THROTTLED, detail).model_copy(
-        update={"retry_in": max(until - utcnow(), MIN_HOLD)}
+        update={"retry_in": max(min(until - now, CLAIM_RECHECK), MIN_HOLD)}
     )
 
 

@@ -273,11 +273,12 @@ async def test_ordered_delivery_per_contact_survives_failures_a_kill_and_a_store
 
         # Every other contact's workflows complete, each with its one delivery, while the stuck
         # contact's are still at it (which is printed, not asserted: it is a matter of timing).
-        outcomes = await asyncio.wait_for(asyncio.gather(*(h.result() for hs in handles for h in hs)), 240)
+        # The bounds only stop a stuck drain: on a loaded machine the drain itself has taken 204 s.
+        outcomes = await asyncio.wait_for(asyncio.gather(*(h.result() for hs in handles for h in hs)), 480)
         others_done = time.monotonic() - started
         assert all(o.delivered == 1 for o in outcomes)
         stuck_open = [(await h.describe()).status == WorkflowExecutionStatus.RUNNING for h in stuck_handles].count(True)
-        await stack.settle(stuck_handles, within=240)
+        await stack.settle(stuck_handles, within=480)
         stuck_done = time.monotonic() - started
         for handle in stuck_handles:
             try:
