@@ -44,6 +44,9 @@ comes back at its turn (a retry that uses up no attempt of the schedule)."""
 MIN_HOLD = timedelta(milliseconds=50)
 CLAIM_MARGIN = timedelta(milliseconds=500)
 """After another attempt's deadline: the time its last write may take to land."""
+SEND_MARGIN = timedelta(seconds=1)
+"""Kept in hand at the last moment an attempt may send (its deadline less the request timeout):
+for the answer to reach the ledger while the attempt still holds its delivery."""
 CLAIM_RECHECK = timedelta(seconds=1)
 """How soon a delivery held by another attempt of it looks again: that attempt is usually over in
 a moment (its answer recorded, or let go before its request); only a dead worker's lasts until
@@ -153,7 +156,8 @@ class DeliveryActivities:
             record = {"attempts": done.attempts, "last_attempt_at": utcnow(), "next_attempt_at": None}
             return await self._gave_up(done, record, f"body template: {err}")
         lease_for = activity.info().start_to_close_timeout or self.request_timeout
-        turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to)
+        send_by = attempt_deadline() - self.request_timeout - SEND_MARGIN
+        turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to, send_by=send_by)
         if isinstance(turn, Hold):
             return await self._held(ledger, turn)
         return request, hook, turn.leased

@@ -5,7 +5,9 @@ A delivery that may not go is held: the attempt ends without a request and witho
 attempt of the retry schedule, and comes back at its turn. A durable attempt waits in place for a
 hold of a moment (up to `wait_up_to`); the first attempt, run inside a workflow task, never waits.
 If the store cannot be reached, nothing is admitted: the attempt fails as any store outage does and
-is tried again (slower, never lost, never over a limit).
+is tried again (slower, never lost, never over a limit). Nor is an attempt with too little time
+left for its request (the store or Temporal slow to answer): past its deadline, Temporal may start
+another attempt, which must not find the delivery free while this one still sends.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from models.tables import Delivery, DeliveryStatus, OrderOnFailure, Webhook, utc
 from store.db import STORE_UNAVAILABLE
 from store.queries import DeliveryContext, Store, url_host
 
-LIMIT, PAUSED, ORDER, SENDING = "limit", "paused", "order", "sending"
+LIMIT, PAUSED, ORDER, SENDING, LATE = "limit", "paused", "order", "sending", "late"
 """Why a delivery is held (the metric's label); SENDING: another attempt of it is under way
-(activities.delivery.held_elsewhere)."""
+(activities.delivery.held_elsewhere); LATE: the attempt's time ran out before its request."""
 ORDER_POLL = timedelta(milliseconds=250)
 """How soon an ordered delivery looks again when the earlier one is being sent right now, or
 events taken in before its own have not all reached a worker yet (activities.intake)."""
@@ -42,7 +44,7 @@ class Hold:
     until: datetime
     reason: str
     cause: str
-    """LIMIT, PAUSED or ORDER."""
+    """LIMIT, PAUSED, ORDER or LATE."""
 
 
 @dataclass(frozen=True)
@@ -64,36 +66,38 @@ class Pacer:
         for events taken in before theirs and not matched yet."""
 
     async def clear(
-        self, ctx: DeliveryContext, hook: Webhook, *, lease_for: timedelta, wait_up_to: timedelta
+        self, ctx: DeliveryContext, hook: Webhook, *, lease_for: timedelta, wait_up_to: timedelta, send_by: datetime
     ) -> Pass | Hold:
-        """Admit the delivery, waiting in place up to `wait_up_to` for a short hold; or hold it."""
+        """Admit the delivery, waiting in place up to `wait_up_to` for a short hold; or hold it.
+        Past `send_by` it is not admitted: the request could outlast the attempt, whose delivery
+        another attempt may take once the attempt's deadline has passed."""
         waited_until = utcnow() + wait_up_to
         while True:
             now = utcnow()
-            verdict = await self._check(ctx, hook, now, lease_for=lease_for, in_place=waited_until)
-            if isinstance(verdict, Pass) or verdict.until > waited_until:
+            verdict = await self._check(ctx, hook, now, lease_for=lease_for, in_place=waited_until, send_by=send_by)
+            if isinstance(verdict, Pass) or verdict.until > waited_until or verdict.cause == LATE:
                 return verdict
             await asyncio.sleep(max(0.0, (verdict.until - now).total_seconds()))
 
     async def _check(
-        self, ctx: DeliveryContext, hook: Webhook, now: datetime, *, lease_for: timedelta, in_place: datetime
+        self,
+        ctx: DeliveryContext,
+        hook: Webhook,
+        now: datetime,
+        *,
+        lease_for: timedelta,
+        in_place: datetime,
+        send_by: datetime,
     ) -> Pass | Hold:
         if ctx.paused_until is not None and ctx.paused_until > now:
             return Hold(pacing.after_pause(ctx.paused_until, now), f"paused: {ctx.paused_reason}", PAUSED)
         ledger = ctx.delivery
         if hook.ordered and not ledger.is_test:
-            # First the events Temporal took in before this one, then the ledger: the other way
-            # round, one matched between the two looks would be seen by neither.
-            if ledger.received_at is not None and ledger.contact_id is not None and self.intake is not None:
-                unmatched = await self.intake.unmatched_before(
-                    ledger.workspace_id, ledger.contact_id, ledger.received_at
-                )
-                if unmatched:
-                    reason = f"behind {unmatched} earlier event(s) of the same contact not yet taken in by a worker"
-                    return Hold(now + ORDER_POLL, reason, ORDER)
-            earlier = await self.store.pacing.earlier_unfinished(ledger, OrderOnFailure(hook.ordered_on_failure))
-            if earlier is not None and not stale(earlier, now):
-                return order_hold(earlier, now)
+            held = await self._in_order(ledger, OrderOnFailure(hook.ordered_on_failure), now)
+            if held is not None:
+                return held
+        if (late := utcnow()) > send_by:
+            return Hold(late, "this attempt's time ran out before its request (the store or Temporal slow)", LATE)
         limits = limits_of(hook)
         if not limits.any:
             return Pass(leased=False)
@@ -111,6 +115,24 @@ class Pacer:
         if isinstance(verdict, pacing.Admitted):
             return Pass(leased=limits.max_in_flight is not None)
         return Hold(verdict.until, verdict.reason, LIMIT)
+
+    async def _in_order(self, ledger: Delivery, on_failure: OrderOnFailure, now: datetime) -> Hold | None:
+        """Held behind an earlier event of the contact: one in the ledger not through yet, or one
+        Temporal has taken in and no worker has matched. The ledger is asked first, and Temporal's
+        visibility (seconds under load) only when the ledger holds nothing back; then the ledger
+        again, for an event matched between the two looks, which neither would have seen."""
+        held = await self._behind_in_ledger(ledger, on_failure, now)
+        if held is not None or ledger.received_at is None or ledger.contact_id is None or self.intake is None:
+            return held
+        unmatched = await self.intake.unmatched_before(ledger.workspace_id, ledger.contact_id, ledger.received_at)
+        if unmatched:
+            reason = f"behind {unmatched} earlier event(s) of the same contact not yet taken in by a worker"
+            return Hold(now + ORDER_POLL, reason, ORDER)
+        return await self._behind_in_ledger(ledger, on_failure, now)
+
+    async def _behind_in_ledger(self, ledger: Delivery, on_failure: OrderOnFailure, now: datetime) -> Hold | None:
+        earlier = await self.store.pacing.earlier_unfinished(ledger, on_failure)
+        return None if earlier is None or stale(earlier, now) else order_hold(earlier, now)
 
     async def release(self, hook: Webhook, delivery_id: str, latency: timedelta) -> None:
         """Drop the request's lease. Should the store be down, it expires on its own."""

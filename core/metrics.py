@@ -54,7 +54,7 @@ def disabled(cause: str) -> None:
 def held(cause: str) -> None:
     """A delivery held back before its request: `limit` (its webhook's rate or cap), `paused` (a
     receiver's Retry-After), `order` (behind an earlier event of its contact) or `sending` (another
-    attempt of the same delivery is under way)."""
+    attempt of the same delivery is under way) or `late` (the attempt's time ran out before its request)."""
     activity.metric_meter().create_counter("webhook_deliveries_held", "Deliveries held back for their turn").add(
         1, {"cause": cause}
     )

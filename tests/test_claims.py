@@ -144,3 +144,27 @@ async def test_an_attempt_cancelled_before_its_request_lets_the_delivery_go_at_o
 
     rows = {d.event_id: d for d in await store.list_deliveries(hook.id, limit=2)}
     assert (rows[later.event_id].status, rows[later.event_id].sending_until) == (DeliveryStatus.PENDING, None)
+
+
+async def test_an_attempt_left_too_little_time_for_its_request_sends_nothing(store: Store, receiver: Receiver) -> None:
+    """Past its deadline Temporal may start another attempt, which finds the delivery free: an
+    attempt whose checks (the store, Temporal's visibility) took so long that its request could
+    outlast the deadline does not send, and comes back at once (no attempt of the schedule used)."""
+    hook = await make_hook(store, receiver.url("/late"))
+    event = parse_event(new_event())
+    await store.record_event(event, workflow_id_for(WS, event.event_id))
+    env = ActivityEnvironment()
+    request_timeout = timedelta(seconds=5)
+    env.info = dataclasses.replace(env.info, started_time=utcnow(), start_to_close_timeout=request_timeout)
+    async with httpx.AsyncClient() as http:
+        deliveries = DeliveryActivities(
+            store, http, schedule=SHORT_SCHEDULE, request_timeout=request_timeout, disable_after=timedelta(days=5)
+        )
+        ids = DeliveryInput(workspace_id=WS, event_id=event.event_id, webhook_id=hook.id)
+        result = await env.run(deliveries.deliver_first, ids)
+
+    assert (result.status, result.attempts) == (DeliveryStatus.THROTTLED, 0)
+    assert "time ran out before its request" in result.detail
+    assert receiver.requests == []
+    [row] = await store.list_deliveries(hook.id)
+    assert (row.status, row.sending_until) == (DeliveryStatus.THROTTLED, None)
