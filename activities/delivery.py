@@ -1,5 +1,6 @@
-"""One delivery attempt, in five steps: build the request, wait for its turn (activities.pacing),
-send it, judge the answer, record it.
+"""One delivery attempt, in six steps: take the delivery (store.queries.claim_delivery: no other
+attempt sends it meanwhile), build the request, wait for its turn (activities.pacing), send it,
+judge the answer, record it.
 
 Two entry points run the same attempt: `deliver_first`, the first attempt as a local activity in
 the event's workflow task, which returns whatever came of it (a failure that will be retried
@@ -120,7 +121,7 @@ class DeliveryActivities:
         if not ctx.claimed:
             return held_elsewhere(ledger)
         try:
-            ready = await self._ready(ctx, wait_up_to)
+            ready = await self._ready(ctx, wait_up_to, send_by=deadline - self.request_timeout - SEND_MARGIN)
         except BaseException:
             # Ended before its request (cancelled, the store down): the attempt that replaces this
             # one need not wait for the deadline.
@@ -136,7 +137,7 @@ class DeliveryActivities:
         return await self._finish(self._send(ledger, hook, request, leased, number))
 
     async def _ready(
-        self, ctx: DeliveryContext, wait_up_to: timedelta
+        self, ctx: DeliveryContext, wait_up_to: timedelta, send_by: datetime
     ) -> tuple[ShapedRequest, Webhook, bool] | DeliveryOutcome:
         """The request, its webhook and whether it took a concurrency lease, once it is the
         delivery's turn; or the outcome of an attempt that sends nothing (skipped, a template
@@ -156,7 +157,6 @@ class DeliveryActivities:
             record = {"attempts": done.attempts, "last_attempt_at": utcnow(), "next_attempt_at": None}
             return await self._gave_up(done, record, f"body template: {err}")
         lease_for = activity.info().start_to_close_timeout or self.request_timeout
-        send_by = attempt_deadline() - self.request_timeout - SEND_MARGIN
         turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to, send_by=send_by)
         if isinstance(turn, Hold):
             return await self._held(ledger, turn)

@@ -71,7 +71,7 @@ class DeliveryContext:
     until `delivery.sending_until`."""
 
 
-# The two statements every delivery attempt runs, built once: building one (operators, coercions,
+# The statements every delivery attempt runs, built once: building one (operators, coercions,
 # its cache key) cost as much CPU as running it on SQLite.
 DELIVERY_CONTEXT = (
     select(Delivery, StoredEvent.body, Webhook, WebhookPace)
