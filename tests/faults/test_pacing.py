@@ -162,6 +162,8 @@ CONTACTS, PER_CONTACT = 50, 20
 STUCK, STUCK_EVENTS = "c_stuck", 3
 """The contact whose every delivery fails: 3 events, each given up after the ~25 s schedule."""
 FIRST_FAILS = 0.3
+PROGRESS_WITHIN = 240.0
+"""Seconds to wait for each third of the requests (a guard against a stuck drain, not a pace)."""
 BASE_TIME = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
 
@@ -262,18 +264,21 @@ async def test_ordered_delivery_per_contact_survives_failures_a_kill_and_a_store
         publishing = asyncio.create_task(published_in_order(stack, [*by_contact, stuck], random.Random(6)))
 
         expected_requests = CONTACTS * PER_CONTACT * (1 + FIRST_FAILS)
-        await stack.received(int(expected_requests / 3))
+        # Each contact's events go one at a time, most of them held first and sent by the durable
+        # activity at their turn: 4-7 requests a second on two shared cores after the kill. The
+        # bounds only stop a stuck drain.
+        await stack.received(int(expected_requests / 3), within=PROGRESS_WITHIN)
         first.stop(signal.SIGKILL)
         stack.note("one of two workers was killed (SIGKILL)")
         first.start()
         await first.ready()
-        await stack.received(int(expected_requests * 2 / 3))
+        await stack.received(int(expected_requests * 2 / 3), within=PROGRESS_WITHIN)
         await store_outage(stack, own_postgres)
         *handles, stuck_handles = await publishing
 
         # Every other contact's workflows complete, each with its one delivery, while the stuck
         # contact's are still at it (which is printed, not asserted: it is a matter of timing).
-        # The bounds only stop a stuck drain: on a loaded machine the drain itself has taken 204 s.
+        # Again only a guard: on a loaded machine the drain itself has taken 204 s.
         outcomes = await asyncio.wait_for(asyncio.gather(*(h.result() for hs in handles for h in hs)), 480)
         others_done = time.monotonic() - started
         assert all(o.delivered == 1 for o in outcomes)
