@@ -113,6 +113,7 @@ async def build_worker(client: Client, settings: Settings, store: Store | None =
                 graceful_shutdown_timeout=timeout + ATTEMPT_MARGIN,
             )
         finally:
+            await delivery.finish_sends(timeout + ATTEMPT_MARGIN)
             if own_store:
                 await store.close()
 

@@ -22,7 +22,7 @@ from temporalio import activity
 
 from activities.intake import Intake
 from activities.outage import outage_cause, store_outage_retried
-from activities.pacing import SENDING, Hold, Pacer
+from activities.pacing import LATE, SENDING, Hold, Pacer
 from activities.retries import give_up, retry_later
 from activities.sending import Attempt, Redirects, send_signed
 from core import metrics
@@ -43,8 +43,6 @@ WAIT_IN_PLACE = timedelta(seconds=2)
 """A durable attempt held for less than this waits for its turn where it is; longer, it ends and
 comes back at its turn (a retry that uses up no attempt of the schedule)."""
 MIN_HOLD = timedelta(milliseconds=50)
-CLAIM_MARGIN = timedelta(milliseconds=500)
-"""After another attempt's deadline: the time its last write may take to land."""
 SEND_MARGIN = timedelta(seconds=1)
 """Kept in hand at the last moment an attempt may send (its deadline less the request timeout):
 for the answer to reach the ledger while the attempt still holds its delivery."""
@@ -106,7 +104,7 @@ class DeliveryActivities:
 
     async def _attempt(self, input: DeliveryInput, number: int, wait_up_to: timedelta) -> DeliveryOutcome:
         """Attempt `number` of this run's schedule (1 is the first), held back if not its turn."""
-        deadline = attempt_deadline()
+        deadline, send_by = self._deadlines()
         try:
             ctx = await self.store.claim_delivery(input.workspace_id, input.event_id, input.webhook_id, until=deadline)
         except NotFound as err:  # the event or its ledger row is gone (removed by hand, or by retention)
@@ -121,7 +119,7 @@ class DeliveryActivities:
         if not ctx.claimed:
             return held_elsewhere(ledger)
         try:
-            ready = await self._ready(ctx, wait_up_to, send_by=deadline - self.request_timeout - SEND_MARGIN)
+            ready = await self._ready(ctx, wait_up_to)
         except BaseException:
             # Ended before its request (cancelled, the store down): the attempt that replaces this
             # one need not wait for the deadline.
@@ -131,13 +129,27 @@ class DeliveryActivities:
         if isinstance(ready, DeliveryOutcome):
             return ready
         request, hook, leased = ready
+        if (now := utcnow()) > send_by:  # the checks took so long that the request could outlast the claim
+            if leased:
+                await self.pacer.release(hook, ledger.id, None)
+            return await self._held(ledger, Hold(now, "this attempt's time ran out before its request", LATE))
         # Once the request is out, its answer reaches the ledger even if the attempt is cancelled
         # (a workflow task handed to another worker cancels its local activities here): the other
         # worker's attempt then finds it delivered, rather than the outcome unknown and sent again.
         return await self._finish(self._send(ledger, hook, request, leased, number))
 
+    def _deadlines(self) -> tuple[datetime, datetime]:
+        """This attempt's deadline, when Temporal may take it for lost and start another (its
+        start-to-close, on this worker's clock, which other workers' claims are compared with),
+        and the last moment it may send: early enough for the request to end before it (unless
+        the attempt is given no more than a request's time anyway)."""
+        budget = activity.info().start_to_close_timeout or self.request_timeout
+        deadline = utcnow() + budget
+        reserve = self.request_timeout + SEND_MARGIN
+        return deadline, deadline - reserve if reserve < budget else deadline
+
     async def _ready(
-        self, ctx: DeliveryContext, wait_up_to: timedelta, send_by: datetime
+        self, ctx: DeliveryContext, wait_up_to: timedelta
     ) -> tuple[ShapedRequest, Webhook, bool] | DeliveryOutcome:
         """The request, its webhook and whether it took a concurrency lease, once it is the
         delivery's turn; or the outcome of an attempt that sends nothing (skipped, a template
@@ -147,7 +159,7 @@ class DeliveryActivities:
             detail = (
                 "webhook deleted" if hook is None else f"webhook turned off ({hook.disabled_reason or 'by a user'})"
             )
-            await self._record(ledger.id, status=DeliveryStatus.SKIPPED, last_error=detail)
+            await self._record(ledger, status=DeliveryStatus.SKIPPED, last_error=detail)
             metrics.delivery(DeliveryStatus.SKIPPED, None)
             return outcome(ledger, DeliveryStatus.SKIPPED, detail)
         try:
@@ -157,10 +169,16 @@ class DeliveryActivities:
             record = {"attempts": done.attempts, "last_attempt_at": utcnow(), "next_attempt_at": None}
             return await self._gave_up(done, record, f"body template: {err}")
         lease_for = activity.info().start_to_close_timeout or self.request_timeout
-        turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to, send_by=send_by)
+        turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to)
         if isinstance(turn, Hold):
             return await self._held(ledger, turn)
         return request, hook, turn.leased
+
+    async def finish_sends(self, within: timedelta) -> None:
+        """Wait (up to `within`) for sends whose attempts were cancelled to record their answers:
+        a worker stopping calls this before it closes the HTTP client and the store."""
+        if self._finishing:
+            await asyncio.wait(self._finishing, timeout=within.total_seconds())
 
     async def _finish(self, step: Coroutine[Any, Any, T]) -> T:
         """Run `step` to its end even if the attempt is cancelled meanwhile (which then ends at once)."""
@@ -186,9 +204,7 @@ class DeliveryActivities:
 
     async def _held(self, ledger: Delivery, hold: Hold) -> DeliveryOutcome:
         """Not this delivery's turn: no request, no attempt used up; the ledger says until when."""
-        await self._record(
-            ledger.id, status=DeliveryStatus.THROTTLED, next_attempt_at=hold.until, held_reason=hold.reason
-        )
+        await self._record(ledger, status=DeliveryStatus.THROTTLED, next_attempt_at=hold.until, held_reason=hold.reason)
         metrics.held(hold.cause)
         wait = max(hold.until - utcnow(), MIN_HOLD)
         activity.logger.debug("delivery %s held back for %s: %s", ledger.id, format_delay(wait), hold.reason)
@@ -226,7 +242,7 @@ class DeliveryActivities:
 
         if verdict is Verdict.DELIVERED:
             await self._record_delivered(
-                ledger.id, **record, status=DeliveryStatus.DELIVERED, last_error=None, delivered_at=now
+                ledger, **record, status=DeliveryStatus.DELIVERED, last_error=None, delivered_at=now
             )
             if hook.failing_since is not None:
                 await self.store.clear_failing(hook.id)
@@ -251,7 +267,7 @@ class DeliveryActivities:
         if delay is None:
             return await self._gave_up(done, record, f"{detail}; gave up after {attempts} attempts")
         await self._record(
-            ledger.id, **(record | {"next_attempt_at": now + delay}), status=DeliveryStatus.PENDING, last_error=detail
+            ledger, **(record | {"next_attempt_at": now + delay}), status=DeliveryStatus.PENDING, last_error=detail
         )
         return outcome(done, DeliveryStatus.PENDING, detail).model_copy(update={"retry_in": delay})
 
@@ -260,18 +276,20 @@ class DeliveryActivities:
         metrics.disabled(cause)
         activity.logger.warning("webhook %s of workspace %s turned off: %s", hook.id, hook.workspace_id, reason)
 
-    async def _record(self, delivery_id: str, **values: Any) -> None:
-        """Write what came of the attempt to the ledger, which lets the delivery go (sending_until)."""
-        await self.store.update_delivery(delivery_id, **values, sending_until=None)
+    async def _record(self, ledger: Delivery, **values: Any) -> None:
+        """Write what came of the attempt to the ledger and let the delivery go, if the attempt's
+        claim still holds it: past its deadline the next attempt may have it, and its outcome."""
+        await self.store.update_delivery(ledger.id, claimed_until=ledger.sending_until, **values, sending_until=None)
 
-    async def _record_delivered(self, delivery_id: str, **values: Any) -> None:
-        """A 2xx must reach the ledger, or the next attempt would send the event again: ride out a
-        store outage for as long as this attempt may last (what is left of its start-to-close)."""
-        deadline = attempt_deadline() - RECORD_MARGIN
+    async def _record_delivered(self, ledger: Delivery, **values: Any) -> None:
+        """A 2xx must reach the ledger, or the next attempt would send the event again: whoever
+        holds the delivery now, and riding out a store outage for as long as this attempt may last
+        (until its claim ends)."""
+        deadline = (ledger.sending_until or utcnow()) - RECORD_MARGIN
         pause = RECORD_FIRST_PAUSE
         while True:
             try:
-                await self._record(delivery_id, **values)
+                await self.store.update_delivery(ledger.id, **values, sending_until=None)
                 return
             except STORE_UNAVAILABLE as err:
                 if utcnow() + pause > deadline:
@@ -297,7 +315,7 @@ class DeliveryActivities:
         self, ledger: Delivery, record: dict[str, Any], detail: str, *, turned_off: bool = False
     ) -> DeliveryOutcome:
         """Record the failure for good: no more retries."""
-        await self._record(ledger.id, **record, status=DeliveryStatus.FAILED, last_error=detail)
+        await self._record(ledger, **record, status=DeliveryStatus.FAILED, last_error=detail)
         metrics.delivery(DeliveryStatus.FAILED, ledger.last_status_code)
         activity.logger.warning(
             "delivery failed for good: %s", detail,
@@ -306,18 +324,12 @@ class DeliveryActivities:
         return outcome(ledger, DeliveryStatus.FAILED, detail).model_copy(update={"webhook_disabled": turned_off})
 
 
-def attempt_deadline() -> datetime:
-    """When Temporal takes this attempt for lost and may start another (its start-to-close)."""
-    info = activity.info()
-    return info.started_time + (info.start_to_close_timeout or timedelta())
-
-
 def held_elsewhere(ledger: Delivery) -> DeliveryOutcome:
     """Another attempt of this delivery is under way (an attempt run twice, or a worker killed
     mid-request whose attempt has not timed out yet): look again soon, and go once it is over. The
     ledger is left to that attempt, which writes its outcome."""
     now = utcnow()
-    until = (ledger.sending_until or now) + CLAIM_MARGIN
+    until = ledger.sending_until or now
     metrics.held(SENDING)
     detail = f"held back: another attempt is sending it (until {until:%H:%M:%S} UTC at the latest)"
     activity.logger.debug("delivery %s %s", ledger.id, detail)

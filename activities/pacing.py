@@ -5,9 +5,7 @@ A delivery that may not go is held: the attempt ends without a request and witho
 attempt of the retry schedule, and comes back at its turn. A durable attempt waits in place for a
 hold of a moment (up to `wait_up_to`); the first attempt, run inside a workflow task, never waits.
 If the store cannot be reached, nothing is admitted: the attempt fails as any store outage does and
-is tried again (slower, never lost, never over a limit). Nor is an attempt with too little time
-left for its request (the store or Temporal slow to answer): past its deadline, Temporal may start
-another attempt, which must not find the delivery free while this one still sends.
+is tried again (slower, never lost, never over a limit).
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ class Hold:
     until: datetime
     reason: str
     cause: str
-    """LIMIT, PAUSED, ORDER or LATE."""
+    """One of the causes above."""
 
 
 @dataclass(frozen=True)
@@ -66,28 +64,19 @@ class Pacer:
         for events taken in before theirs and not matched yet."""
 
     async def clear(
-        self, ctx: DeliveryContext, hook: Webhook, *, lease_for: timedelta, wait_up_to: timedelta, send_by: datetime
+        self, ctx: DeliveryContext, hook: Webhook, *, lease_for: timedelta, wait_up_to: timedelta
     ) -> Pass | Hold:
-        """Admit the delivery, waiting in place up to `wait_up_to` for a short hold; or hold it.
-        Past `send_by` it is not admitted: the request could outlast the attempt, whose delivery
-        another attempt may take once the attempt's deadline has passed."""
+        """Admit the delivery, waiting in place up to `wait_up_to` for a short hold; or hold it."""
         waited_until = utcnow() + wait_up_to
         while True:
             now = utcnow()
-            verdict = await self._check(ctx, hook, now, lease_for=lease_for, in_place=waited_until, send_by=send_by)
-            if isinstance(verdict, Pass) or verdict.until > waited_until or verdict.cause == LATE:
+            verdict = await self._check(ctx, hook, now, lease_for=lease_for, in_place=waited_until)
+            if isinstance(verdict, Pass) or verdict.until > waited_until:
                 return verdict
             await asyncio.sleep(max(0.0, (verdict.until - now).total_seconds()))
 
     async def _check(
-        self,
-        ctx: DeliveryContext,
-        hook: Webhook,
-        now: datetime,
-        *,
-        lease_for: timedelta,
-        in_place: datetime,
-        send_by: datetime,
+        self, ctx: DeliveryContext, hook: Webhook, now: datetime, *, lease_for: timedelta, in_place: datetime
     ) -> Pass | Hold:
         if ctx.paused_until is not None and ctx.paused_until > now:
             return Hold(pacing.after_pause(ctx.paused_until, now), f"paused: {ctx.paused_reason}", PAUSED)
@@ -96,8 +85,6 @@ class Pacer:
             held = await self._in_order(ledger, OrderOnFailure(hook.ordered_on_failure), now)
             if held is not None:
                 return held
-        if (late := utcnow()) > send_by:
-            return Hold(late, "this attempt's time ran out before its request (the store or Temporal slow)", LATE)
         limits = limits_of(hook)
         if not limits.any:
             return Pass(leased=False)
@@ -134,8 +121,9 @@ class Pacer:
         earlier = await self.store.pacing.earlier_unfinished(ledger, on_failure)
         return None if earlier is None or stale(earlier, now) else order_hold(earlier, now)
 
-    async def release(self, hook: Webhook, delivery_id: str, latency: timedelta) -> None:
-        """Drop the request's lease. Should the store be down, it expires on its own."""
+    async def release(self, hook: Webhook, delivery_id: str, latency: timedelta | None) -> None:
+        """Drop the request's lease (None: no request was made under it). Should the store be down,
+        it expires on its own."""
         try:
             await self.store.pacing.release(hook.id, delivery_id, latency)
         except STORE_UNAVAILABLE as err:

@@ -74,10 +74,13 @@ class PacingStore:
                 await conn.execute(this_pace.values(queue_end=verdict.queue_end))
         return verdict
 
-    async def release(self, webhook_id: str, delivery_id: str, latency: timedelta) -> None:
-        """The request is over: its lease goes, and its latency joins the webhook's average."""
+    async def release(self, webhook_id: str, delivery_id: str, latency: timedelta | None) -> None:
+        """The request is over: its lease goes, and its latency joins the webhook's average (None:
+        no request was made under the lease)."""
         async with self.engine.begin() as conn:
             await conn.execute(delete(DeliveryLease).where(col(DeliveryLease.delivery_id) == delivery_id))
+            if latency is None:
+                return
             ms = latency.total_seconds() * 1000
             await conn.execute(
                 update(WebhookPace)

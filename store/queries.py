@@ -98,6 +98,8 @@ UPDATE_DELIVERY = update(Delivery).where(
 )
 """The columns to set are the other parameters of each execution. A delivered delivery is final:
 an attempt that ran past its deadline writes nothing over it."""
+UPDATE_CLAIMED_DELIVERY = UPDATE_DELIVERY.where(col(Delivery.sending_until) == bindparam("claimed_until"))
+"""The same, only while the writing attempt's claim still holds the delivery."""
 NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit = off")
 RELEASE_CLAIM = (
     update(Delivery)
@@ -279,11 +281,17 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(RELEASE_CLAIM, {"delivery_id": delivery_id, "until": until})
 
-    async def update_delivery(self, delivery_id: str, **values: Any) -> None:
+    async def update_delivery(self, delivery_id: str, *, claimed_until: datetime | None = None, **values: Any) -> None:
+        """Set `values` on an undelivered delivery; with `claimed_until`, only while the claim that
+        ends then still holds it (an attempt past its deadline may have lost it to the next one)."""
         # A Core statement on a connection: every attempt writes here, and an ORM session's
         # bookkeeping (which no loaded object needs) was a tenth of a busy worker's CPU.
+        params = {"delivery_id": delivery_id, **values}
         async with self.engine.begin() as conn:
-            await conn.execute(UPDATE_DELIVERY, {"delivery_id": delivery_id, **values})
+            if claimed_until is None:
+                await conn.execute(UPDATE_DELIVERY, params)
+            else:
+                await conn.execute(UPDATE_CLAIMED_DELIVERY, params | {"claimed_until": claimed_until})
 
     async def deliveries_of_event(self, workspace_id: str, event_id: str) -> Sequence[Delivery]:
         async with self.session() as session:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from conftest import SHORT_SCHEDULE
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from test_local_first import WS, history, local_activities, make_hook, new_event
 
@@ -43,23 +44,34 @@ async def test_of_two_attempts_racing_for_a_delivery_one_takes_it_until_it_write
         event = parse_event(new_event())
         await first.record_event(event, workflow_id_for(WS, event.event_id))
         now = utcnow()
-        until = now + timedelta(seconds=40)
 
-        async def claim(store: Store, at: datetime = now) -> DeliveryContext:
+        async def claim(store: Store, until: datetime, at: datetime = now) -> DeliveryContext:
             return await store.claim_delivery(WS, event.event_id, hook.id, until=until, now=at)
 
-        raced = await asyncio.gather(*(claim(store) for store in [first, second] * 5))
-        assert [ctx.claimed for ctx in raced].count(True) == 1
-        assert {ctx.delivery.sending_until for ctx in raced if not ctx.claimed} == {until}
+        deadlines = [now + timedelta(seconds=40, milliseconds=n) for n in range(10)]
+        raced = await asyncio.gather(
+            *(claim(store, until) for store, until in zip([first, second] * 5, deadlines, strict=True))
+        )
+        [winner] = [until for ctx, until in zip(raced, deadlines, strict=True) if ctx.claimed]
+        assert {ctx.delivery.sending_until for ctx in raced if not ctx.claimed} == {winner}
 
-        # Its deadline passed (its worker died mid-request), the delivery can be taken again.
-        assert (await claim(second, at=until)).claimed
-        # The outcome written lets it go; once delivered, nobody takes it.
+        # Its deadline passed (its worker died mid-request, or ran late), the next attempt takes it.
+        later = winner + timedelta(seconds=40)
+        assert (await claim(second, later, at=winner)).claimed
+        # The late attempt's outcome changes nothing: the delivery is the next attempt's now.
         delivery_id = raced[0].delivery.id
-        await first.update_delivery(delivery_id, status=DeliveryStatus.PENDING, sending_until=None)
-        assert (await claim(first)).claimed
+        await first.update_delivery(delivery_id, claimed_until=winner, status=DeliveryStatus.FAILED, sending_until=None)
+        held = await claim(first, later)
+        assert (held.claimed, held.delivery.status, held.delivery.sending_until) == (
+            False, DeliveryStatus.PENDING, later,
+        )  # fmt: skip
+        # The holder's outcome lets it go; once delivered, nobody takes it.
+        await second.update_delivery(
+            delivery_id, claimed_until=later, status=DeliveryStatus.PENDING, sending_until=None
+        )
+        assert (await claim(first, later)).claimed
         await first.update_delivery(delivery_id, status=DeliveryStatus.DELIVERED, sending_until=None)
-        taken = await claim(second, at=until + timedelta(hours=1))
+        taken = await claim(second, later, at=later + timedelta(hours=1))
         assert (taken.claimed, taken.delivery.status) == (False, DeliveryStatus.DELIVERED)
     finally:
         await first.close()
@@ -74,7 +86,9 @@ async def test_a_first_attempt_run_again_while_a_stalled_worker_still_sends_it_i
     another worker, which runs its local activities again while the first may still be sending: the
     second finds the delivery taken in the ledger and waits instead of sending a second copy."""
     hook = await make_hook(store, receiver.url("/stalled"))
-    receiver.script("/stalled", [Answer(200, delay=4)])  # answered once the stalled worker runs again
+    # Answered once the stalled worker runs again, well within its request timeout.
+    receiver.script("/stalled", [Answer(200, delay=6)])
+    settings = settings.model_copy(update={"request_timeout": timedelta(seconds=20)})
     address = env.client.service_client.config.target_host
     first = WorkerProcess("worker 1", tmp_path / "worker-1.log", settings, address)
     first.start()
@@ -148,23 +162,34 @@ async def test_an_attempt_cancelled_before_its_request_lets_the_delivery_go_at_o
 
 async def test_an_attempt_left_too_little_time_for_its_request_sends_nothing(store: Store, receiver: Receiver) -> None:
     """Past its deadline Temporal may start another attempt, which finds the delivery free: an
-    attempt whose checks (the store, Temporal's visibility) took so long that its request could
-    outlast the deadline does not send, and comes back at once (no attempt of the schedule used)."""
-    hook = await make_hook(store, receiver.url("/late"))
-    event = parse_event(new_event())
-    await store.record_event(event, workflow_id_for(WS, event.event_id))
+    attempt whose checks took so long that its request could outlast the deadline does not send,
+    and comes back at once (no attempt of the schedule used). Here it waits in place behind the
+    contact's earlier event, which is through a second later, half a second too late."""
+    create = WebhookCreate(name="CRM", event_type="tag.applied", url=receiver.url("/late"), ordered=True)
+    hook = await create_webhook(store, WS, create, allow_private=True)
+    earlier, later = (parse_event(new_event() | {"occurred_at": f"2026-11-24T10:00:0{n}Z"}) for n in (0, 1))
+    for event in (earlier, later):
+        await store.record_event(event, workflow_id_for(WS, event.event_id))
     env = ActivityEnvironment()
     request_timeout = timedelta(seconds=5)
-    env.info = dataclasses.replace(env.info, started_time=utcnow(), start_to_close_timeout=request_timeout)
-    async with httpx.AsyncClient() as http:
+    # Time for the request and the 1 s kept in hand, and half a second for the checks.
+    budget = request_timeout + timedelta(seconds=1.5)
+    env.info = dataclasses.replace(env.info, started_time=utcnow(), start_to_close_timeout=budget)
+
+    async def earlier_through() -> None:
+        await asyncio.sleep(1)
+        [row] = [d for d in await store.list_deliveries(hook.id, limit=2) if d.event_id == earlier.event_id]
+        await store.update_delivery(row.id, status=DeliveryStatus.DELIVERED)
+
+    async with httpx.AsyncClient() as http, asyncio.TaskGroup() as tasks:
+        tasks.create_task(earlier_through())
         deliveries = DeliveryActivities(
             store, http, schedule=SHORT_SCHEDULE, request_timeout=request_timeout, disable_after=timedelta(days=5)
         )
-        ids = DeliveryInput(workspace_id=WS, event_id=event.event_id, webhook_id=hook.id)
-        result = await env.run(deliveries.deliver_first, ids)
+        ids = DeliveryInput(workspace_id=WS, event_id=later.event_id, webhook_id=hook.id)
+        with pytest.raises(ApplicationError, match="time ran out before its request"):
+            await env.run(deliveries.deliver, ids)  # a hold ends the durable attempt as a retry
 
-    assert (result.status, result.attempts) == (DeliveryStatus.THROTTLED, 0)
-    assert "time ran out before its request" in result.detail
     assert receiver.requests == []
-    [row] = await store.list_deliveries(hook.id)
-    assert (row.status, row.sending_until) == (DeliveryStatus.THROTTLED, None)
+    rows = {d.event_id: d for d in await store.list_deliveries(hook.id, limit=2)}
+    assert (rows[later.event_id].status, rows[later.event_id].sending_until) == (DeliveryStatus.THROTTLED, None)
