@@ -26,10 +26,10 @@ from activities.delivery import DeliveryActivities
 from core.config import Settings
 from devstack.processes import WorkerProcess
 from devstack.receiver import Answer, Receiver
-from models.events import parse_event
+from models.events import TriggerEvent, parse_event
 from models.payload import WORKFLOW_TYPE, workflow_id_for
 from models.runs import DeliveryInput, EventOutcome
-from models.tables import DeliveryStatus, WebhookCreate, utcnow
+from models.tables import DeliveryStatus, Webhook, WebhookCreate, utcnow
 from services.webhooks import create_webhook
 from store.queries import DeliveryContext, Store
 from worker import build_worker
@@ -131,14 +131,21 @@ async def wait_for_first_attempts(handle: WorkflowHandle[Any, Any], count: int, 
             await asyncio.sleep(0.2)
 
 
-async def test_an_attempt_cancelled_before_its_request_lets_the_delivery_go_at_once(store: Store) -> None:
-    """Cancelled while it waits for its turn (its workflow task moved to another worker, say), an
-    attempt has sent nothing: the attempt that replaces it need not wait for its deadline."""
-    create = WebhookCreate(name="CRM", event_type="tag.applied", url="https://crm.example/hook", ordered=True)
+async def ordered_pair(store: Store, url: str) -> tuple[Webhook, TriggerEvent, TriggerEvent]:
+    """An ordered webhook and two events of one contact, a second apart, both in the ledger (the
+    earlier one pending, as if being sent)."""
+    create = WebhookCreate(name="CRM", event_type="tag.applied", url=url, ordered=True)
     hook = await create_webhook(store, WS, create, allow_private=True)
     earlier, later = (parse_event(new_event() | {"occurred_at": f"2026-11-24T10:00:0{n}Z"}) for n in (0, 1))
     for event in (earlier, later):
         await store.record_event(event, workflow_id_for(WS, event.event_id))
+    return hook, earlier, later
+
+
+async def test_an_attempt_cancelled_before_its_request_lets_the_delivery_go_at_once(store: Store) -> None:
+    """Cancelled while it waits for its turn (its workflow task moved to another worker, say), an
+    attempt has sent nothing: the attempt that replaces it need not wait for its deadline."""
+    hook, _, later = await ordered_pair(store, "https://crm.example/hook")
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, started_time=utcnow(), start_to_close_timeout=timedelta(seconds=15))
     async with httpx.AsyncClient() as http:
@@ -165,11 +172,7 @@ async def test_an_attempt_left_too_little_time_for_its_request_sends_nothing(sto
     attempt whose checks took so long that its request could outlast the deadline does not send,
     and comes back at once (no attempt of the schedule used). Here it waits in place behind the
     contact's earlier event, which is through a second later, half a second too late."""
-    create = WebhookCreate(name="CRM", event_type="tag.applied", url=receiver.url("/late"), ordered=True)
-    hook = await create_webhook(store, WS, create, allow_private=True)
-    earlier, later = (parse_event(new_event() | {"occurred_at": f"2026-11-24T10:00:0{n}Z"}) for n in (0, 1))
-    for event in (earlier, later):
-        await store.record_event(event, workflow_id_for(WS, event.event_id))
+    hook, earlier, later = await ordered_pair(store, receiver.url("/late"))
     env = ActivityEnvironment()
     request_timeout = timedelta(seconds=5)
     # Time for the request and the 1 s kept in hand, and half a second for the checks.
