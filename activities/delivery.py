@@ -104,7 +104,8 @@ class DeliveryActivities:
 
     async def _attempt(self, input: DeliveryInput, number: int, wait_up_to: timedelta) -> DeliveryOutcome:
         """Attempt `number` of this run's schedule (1 is the first), held back if not its turn."""
-        deadline, send_by = self._deadlines()
+        budget = activity.info().start_to_close_timeout or self.request_timeout
+        deadline, send_by = deadlines(budget, self.request_timeout)
         try:
             ctx = await self.store.claim_delivery(input.workspace_id, input.event_id, input.webhook_id, until=deadline)
         except NotFound as err:  # the event or its ledger row is gone (removed by hand, or by retention)
@@ -119,12 +120,12 @@ class DeliveryActivities:
         if not ctx.claimed:
             return held_elsewhere(ledger)
         try:
-            ready = await self._ready(ctx, wait_up_to)
+            ready = await self._ready(ctx, wait_up_to, lease_for=budget)
         except BaseException:
             # Ended before its request (cancelled, the store down): the attempt that replaces this
             # one need not wait for the deadline.
             with contextlib.suppress(*STORE_UNAVAILABLE):
-                await self._finish(self.store.release_claim(ledger.id, deadline))
+                await self._finish(self.store.update_delivery(ledger.id, claimed_until=deadline, sending_until=None))
             raise
         if isinstance(ready, DeliveryOutcome):
             return ready
@@ -138,18 +139,8 @@ class DeliveryActivities:
         # worker's attempt then finds it delivered, rather than the outcome unknown and sent again.
         return await self._finish(self._send(ledger, hook, request, leased, number))
 
-    def _deadlines(self) -> tuple[datetime, datetime]:
-        """This attempt's deadline, when Temporal may take it for lost and start another (its
-        start-to-close, on this worker's clock, which other workers' claims are compared with),
-        and the last moment it may send: early enough for the request to end before it (unless
-        the attempt is given no more than a request's time anyway)."""
-        budget = activity.info().start_to_close_timeout or self.request_timeout
-        deadline = utcnow() + budget
-        reserve = self.request_timeout + SEND_MARGIN
-        return deadline, deadline - reserve if reserve < budget else deadline
-
     async def _ready(
-        self, ctx: DeliveryContext, wait_up_to: timedelta
+        self, ctx: DeliveryContext, wait_up_to: timedelta, *, lease_for: timedelta
     ) -> tuple[ShapedRequest, Webhook, bool] | DeliveryOutcome:
         """The request, its webhook and whether it took a concurrency lease, once it is the
         delivery's turn; or the outcome of an attempt that sends nothing (skipped, a template
@@ -168,7 +159,6 @@ class DeliveryActivities:
             done = ledger.model_copy(update={"attempts": ledger.attempts + 1})
             record = {"attempts": done.attempts, "last_attempt_at": utcnow(), "next_attempt_at": None}
             return await self._gave_up(done, record, f"body template: {err}")
-        lease_for = activity.info().start_to_close_timeout or self.request_timeout
         turn = await self.pacer.clear(ctx, hook, lease_for=lease_for, wait_up_to=wait_up_to)
         if isinstance(turn, Hold):
             return await self._held(ledger, turn)
@@ -322,6 +312,16 @@ class DeliveryActivities:
             extra=log_fields(ledger, status_code=ledger.last_status_code, outcome="gave up"),
         )  # fmt: skip
         return outcome(ledger, DeliveryStatus.FAILED, detail).model_copy(update={"webhook_disabled": turned_off})
+
+
+def deadlines(budget: timedelta, request_timeout: timedelta) -> tuple[datetime, datetime]:
+    """An attempt's deadline, when Temporal may take it for lost and start another (its `budget`,
+    the start-to-close, on this worker's clock, which other workers' claims are compared with),
+    and the last moment it may send: early enough for the request to end before it (unless the
+    attempt is given no more than a request's time anyway)."""
+    deadline = utcnow() + budget
+    reserve = request_timeout + SEND_MARGIN
+    return deadline, deadline - reserve if reserve < budget else deadline
 
 
 def held_elsewhere(ledger: Delivery) -> DeliveryOutcome:

@@ -101,11 +101,6 @@ an attempt that ran past its deadline writes nothing over it."""
 UPDATE_CLAIMED_DELIVERY = UPDATE_DELIVERY.where(col(Delivery.sending_until) == bindparam("claimed_until"))
 """The same, only while the writing attempt's claim still holds the delivery."""
 NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit = off")
-RELEASE_CLAIM = (
-    update(Delivery)
-    .where(col(Delivery.id) == bindparam("delivery_id"), col(Delivery.sending_until) == bindparam("until"))
-    .values(sending_until=None)
-)
 NOT_FOR_MATCHING = [defer(c) for c in (Webhook.secret, Webhook.previous_secret, Webhook.auth, Webhook.body_template)]  # type: ignore[arg-type]
 """Matching reads none of these: the secrets are not even decrypted (the attempt reads them)."""
 INSERT_EVENT = insert(StoredEvent)
@@ -275,11 +270,6 @@ class Store:
         delivery, body, webhook, pace = row
         paused_until, paused_reason = (None, None) if pace is None else (pace.paused_until, pace.paused_reason)
         return DeliveryContext(delivery, webhook, dict(body), paused_until, paused_reason, claimed)
-
-    async def release_claim(self, delivery_id: str, until: datetime) -> None:
-        """Let the delivery go before its deadline, if it is still taken by that claim (`until`)."""
-        async with self.engine.begin() as conn:
-            await conn.execute(RELEASE_CLAIM, {"delivery_id": delivery_id, "until": until})
 
     async def update_delivery(self, delivery_id: str, *, claimed_until: datetime | None = None, **values: Any) -> None:
         """Set `values` on an undelivered delivery; with `claimed_until`, only while the claim that
